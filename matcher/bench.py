@@ -1,0 +1,255 @@
+"""Embed the images of a pairs file once each, score every pair, collect the metrics.
+
+Embeddings are cached on disk per preset and model hashes (``$LIFECERT_HOME/cache``),
+keyed by file path, size and modification time, so a re-run with a new report layout
+or a new pairs file over the same images costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from matcher.alignment import align_face
+from matcher.errors import MatcherError
+from matcher.evaluation import (
+    Pair,
+    fallback_five_points,
+    kfold_accuracy,
+    kfold_threshold_at_fmr,
+    rates_at,
+    read_pairs,
+    roc_summary,
+)
+from matcher.image_io import read_image
+from matcher.pipeline import FaceMatcher, Role
+from models import ModelStore
+
+
+@dataclass
+class ImageOutcome:
+    embedding: np.ndarray | None
+    face_found: bool
+    ms: float
+    error: str = ""
+
+
+@dataclass
+class BenchResult:
+    pairs: list[Pair]
+    scores: np.ndarray
+    preset: str
+    threshold: float
+    outcomes: dict[str, ImageOutcome]
+    metrics: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def same(self) -> np.ndarray:
+        return np.array([p.same for p in self.pairs])
+
+
+_worker: dict[str, FaceMatcher] = {}
+
+
+def _init_worker(home: str, preset: str, threads: int) -> None:
+    _worker["m"] = FaceMatcher(ModelStore(Path(home)), preset, threads)
+
+
+def embed_one(matcher: FaceMatcher, path: str) -> ImageOutcome:
+    """Embed one image as a probe; if no face is found, embed the centred fallback crop."""
+    t0 = time.perf_counter()
+    try:
+        image = read_image(path)
+    except MatcherError as exc:
+        return ImageOutcome(None, False, 0.0, exc.reason.code)
+    try:
+        emb = matcher.analyse(image, Role.PROBE).embedding
+        found = True
+    except MatcherError:
+        emb = matcher.embedder(align_face(image, fallback_five_points(image.shape)))
+        found = False
+    return ImageOutcome(emb, found, (time.perf_counter() - t0) * 1000.0)
+
+
+def _embed_in_worker(path: str) -> tuple[str, ImageOutcome]:
+    return path, embed_one(_worker["m"], path)
+
+
+def _fingerprint(matcher: FaceMatcher) -> str:
+    manifest = matcher.store.manifest
+    p = matcher.preset
+    keys = ["blazeface_short", "blazeface_full", "facemesh", *p.embedders]
+    text = "|".join([p.key, str(p.weights), str(p.flip), *(manifest.models[k].sha256 for k in keys)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cache_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+class EmbeddingCache:
+    """A small on-disk map from image identity to (embedding, face_found)."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.data: dict[str, tuple[np.ndarray, bool]] = {}
+        if file.exists():
+            with np.load(file, allow_pickle=False) as z:
+                for key, vec, found in zip(z["keys"], z["vecs"], z["found"], strict=True):
+                    self.data[str(key)] = (vec, bool(found))
+
+    def save(self) -> None:
+        if not self.data:
+            return
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(self.data)
+        tmp = self.file.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            keys=np.array(keys),
+            vecs=np.stack([self.data[k][0] for k in keys]),
+            found=np.array([self.data[k][1] for k in keys]),
+        )
+        os.replace(tmp, self.file)
+
+
+def embed_files(
+    matcher: FaceMatcher,
+    files: list[Path],
+    *,
+    workers: int = 1,
+    cache: EmbeddingCache | None = None,
+    progress: Callable[[Iterable[tuple[str, ImageOutcome]], int], Iterable[tuple[str, ImageOutcome]]]
+    | None = None,
+) -> dict[str, ImageOutcome]:
+    """Outcome per file (keyed by the string path); cached files are not re-embedded."""
+    outcomes: dict[str, ImageOutcome] = {}
+    todo = []
+    for f in files:
+        key = _cache_key(f) if f.is_file() else None
+        if cache is not None and key in cache.data:
+            vec, found = cache.data[key]
+            outcomes[str(f)] = ImageOutcome(vec, found, float("nan"))
+        else:
+            todo.append(str(f))
+    if workers > 1 and len(todo) > 1:
+        ctx = mp.get_context("spawn")
+        pool = ctx.Pool(
+            workers,
+            initializer=_init_worker,
+            initargs=(str(matcher.store.home), matcher.preset.key, 1),
+        )
+        stream: Iterable[tuple[str, ImageOutcome]] = pool.imap(_embed_in_worker, todo, chunksize=8)
+    else:
+        pool = None
+        stream = ((p, embed_one(matcher, p)) for p in todo)
+    if progress is not None:
+        stream = progress(stream, len(todo))
+    try:
+        for path, outcome in stream:
+            outcomes[path] = outcome
+            if cache is not None and outcome.embedding is not None:
+                cache.data[_cache_key(Path(path))] = (outcome.embedding, outcome.face_found)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        if cache is not None:
+            cache.save()
+    return outcomes
+
+
+def run_bench(
+    matcher: FaceMatcher,
+    pairs_file: Path,
+    root: Path,
+    *,
+    workers: int = 1,
+    use_cache: bool = True,
+    progress: Callable | None = None,  # type: ignore[type-arg]
+    target_fmr: float = 1e-3,
+) -> BenchResult:
+    pairs = read_pairs(pairs_file)
+    files = sorted({root / p.file_a for p in pairs} | {root / p.file_b for p in pairs})
+    cache = None
+    if use_cache:
+        cache = EmbeddingCache(matcher.store.home / "cache" / f"bench-{_fingerprint(matcher)}.npz")
+    outcomes = embed_files(matcher, files, workers=workers, cache=cache, progress=progress)
+    scores = np.full(len(pairs), np.nan)
+    for i, p in enumerate(pairs):
+        a, b = outcomes[str(root / p.file_a)].embedding, outcomes[str(root / p.file_b)].embedding
+        if a is not None and b is not None:
+            scores[i] = matcher.compare(a, b)
+    result = BenchResult(pairs, scores, matcher.preset.key, matcher.threshold, outcomes)
+    result.metrics = compute_metrics(result, root, target_fmr)
+    return result
+
+
+def _block(scores: np.ndarray, same: np.ndarray, threshold: float) -> dict[str, object]:
+    roc = roc_summary(scores, same)
+    return {
+        "pairs": int(same.size),
+        "genuine": roc.n_genuine,
+        "impostor": roc.n_impostor,
+        "auc": roc.auc,
+        "eer": roc.eer,
+        "eer_threshold": roc.eer_threshold,
+        "tar_at_far": roc.tar_at_far,
+        "at_operating_threshold": rates_at(scores, same, threshold),
+    }
+
+
+def compute_metrics(result: BenchResult, root: Path, target_fmr: float = 1e-3) -> dict[str, object]:
+    same = result.same
+    scored = ~np.isnan(result.scores)
+    scores, same_s = result.scores[scored], same[scored]
+    metrics: dict[str, object] = {
+        "preset": result.preset,
+        "operating_threshold": result.threshold,
+        "pairs_total": len(result.pairs),
+        "pairs_unscored": int((~scored).sum()),
+        "overall": _block(scores, same_s, result.threshold),
+    }
+    sets = sorted({p.set for p in result.pairs if p.set})
+    per_set = {}
+    for s in sets:
+        mask = np.array([p.set == s for p in result.pairs]) & scored
+        if len(np.unique(same[mask])) == 2:
+            per_set[s] = _block(result.scores[mask], same[mask], result.threshold)
+    metrics["per_set"] = per_set
+    folds = np.array([p.fold if p.fold is not None else -1 for p in result.pairs])
+    fold_mask = (folds >= 0) & scored
+    if len(np.unique(folds[fold_mask])) >= 2:
+        mean, std, thresholds = kfold_accuracy(result.scores[fold_mask], same[fold_mask], folds[fold_mask])
+        metrics["kfold"] = {
+            "folds": len(thresholds),
+            "pairs": int(fold_mask.sum()),
+            "accuracy_mean": mean,
+            "accuracy_std": std,
+            "fold_thresholds": thresholds,
+            "threshold_mean": float(np.mean(thresholds)),
+            "calibration": kfold_threshold_at_fmr(
+                result.scores[fold_mask], same[fold_mask], folds[fold_mask], target_fmr
+            ),
+        }
+    no_face = sorted(os.path.relpath(k, root) for k, o in result.outcomes.items() if not o.face_found)
+    errors = {os.path.relpath(k, root): o.error for k, o in result.outcomes.items() if o.error}
+    times = [o.ms for o in result.outcomes.values() if o.ms == o.ms and o.ms > 0]
+    metrics["images"] = {
+        "total": len(result.outcomes),
+        "no_face_count": len(no_face),
+        "no_face": no_face,
+        "unreadable": errors,
+        "embedded_now": len(times),
+        "ms_per_image_median": statistics.median(times) if times else None,
+    }
+    return metrics

@@ -1,0 +1,168 @@
+"""From pixels to a verdict: detect -> choose the face -> mesh -> quality -> align -> embed.
+
+One ``FaceMatcher`` owns the loaded models (loading takes ~100 ms; reuse the object).
+Two roles: a *reference* photo (ID or enrolment) must hold exactly one clear face; a
+*probe* (live capture) uses the largest face near the centre, as a kiosk frame or a
+phone selfie does, and as LFW's labelled centre person does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from matcher import errors
+from matcher.alignment import align_face
+from matcher.detection import Detection, FaceDetector
+from matcher.embedding import FrFeatureEmbedder, FusedEmbedder, MobileFaceNetEmbedder
+from matcher.eyes import EyeStateEstimator
+from matcher.landmarks import FaceMesh, MeshPredictor, roi_from_detection
+from matcher.quality import PROBE_LIMITS, REFERENCE_LIMITS, QualityReport, assess
+from models import ModelStore, load_runner
+from models.manifest import PresetSpec
+
+# A second face counts when its box area is at least this share of the largest face.
+COMPANION_FACE_AREA = 0.25
+
+
+class Role(StrEnum):
+    REFERENCE = "reference"
+    PROBE = "probe"
+
+
+@dataclass
+class FaceResult:
+    """Everything learnt about the chosen face of one image."""
+
+    detection: Detection
+    mesh: FaceMesh
+    five_points: np.ndarray
+    crop: np.ndarray
+    quality: QualityReport
+    embedding: np.ndarray | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    score: float
+    threshold: float
+    match: bool
+    reference: FaceResult
+    probe: FaceResult
+    per_model_scores: dict[str, float]
+
+
+def choose_face(faces: list[Detection], image_shape: tuple[int, ...]) -> Detection:
+    """Of the faces at least a quarter the size of the largest, the one nearest the centre."""
+    largest = max(f.width * f.height for f in faces)
+    candidates = [f for f in faces if f.width * f.height >= COMPANION_FACE_AREA * largest]
+    centre = np.array([image_shape[1] / 2, image_shape[0] / 2])
+    return min(candidates, key=lambda f: float(np.linalg.norm(f.centre - centre)))
+
+
+def _embedder_for(key: str, store: ModelStore, threads: int | None) -> object:
+    runner = load_runner(store, key, threads)
+    if key == "fr_feature":
+        return FrFeatureEmbedder(runner)
+    if key == "mobilefacenet":
+        return MobileFaceNetEmbedder(runner)
+    raise errors.MatcherError(
+        errors.Reason("unknown_embedder", f"No embedder wiring for {key!r}.", f"未知的特征模型 {key}。")
+    )
+
+
+class FaceMatcher:
+    def __init__(
+        self, store: ModelStore | None = None, preset: str | None = None, threads: int | None = None
+    ) -> None:
+        self.store = store or ModelStore()
+        manifest = self.store.manifest
+        self.preset: PresetSpec = manifest.presets[preset or manifest.default_preset]
+        self.detector = FaceDetector(
+            load_runner(self.store, "blazeface_short", threads),
+            load_runner(self.store, "blazeface_full", threads),
+        )
+        self.mesh = MeshPredictor(load_runner(self.store, "facemesh", threads))
+        self.eyes = EyeStateEstimator(load_runner(self.store, "iris", threads))
+        parts = [_embedder_for(k, self.store, threads) for k in self.preset.embedders]
+        self.embedder = FusedEmbedder(parts, self.preset.weights, self.preset.flip)
+
+    @property
+    def threshold(self) -> float:
+        return self.preset.threshold
+
+    def analyse(self, image_bgr: np.ndarray, role: Role, *, embed: bool = True) -> FaceResult:
+        """The chosen face with its quality report; raises MatcherError when there is none."""
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        faces = self.detector(image_bgr)
+        timings["detect"] = _ms_since(t)
+        if not faces:
+            raise errors.MatcherError(errors.NO_FACE)
+        chosen = choose_face(faces, image_bgr.shape)
+        largest = max(f.width * f.height for f in faces)
+        companions = sum(1 for f in faces if f.width * f.height >= COMPANION_FACE_AREA * largest)
+
+        t = time.perf_counter()
+        mesh = self.mesh(image_bgr, roi_from_detection(chosen))
+        five = mesh.five_points()
+        timings["landmarks"] = _ms_since(t)
+
+        t = time.perf_counter()
+        crop = align_face(image_bgr, five)
+        timings["align"] = _ms_since(t)
+
+        t = time.perf_counter()
+        limits = REFERENCE_LIMITS if role is Role.REFERENCE else PROBE_LIMITS
+        eye_aspect = self.eyes(image_bgr, mesh).mean_ear if limits.check_eyes else None
+        quality = assess(
+            crop_bgr=crop,
+            inter_ocular_px=mesh.inter_ocular(),
+            pose=mesh.pose_degrees(),
+            presence=mesh.presence,
+            faces=companions,
+            eye_aspect=eye_aspect,
+            limits=limits,
+        )
+        timings["quality"] = _ms_since(t)
+        result = FaceResult(chosen, mesh, five, crop, quality, timings_ms=timings)
+        if embed:
+            t = time.perf_counter()
+            result.embedding = self.embedder(crop)
+            timings["embed"] = _ms_since(t)
+        return result
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Cosine of two (fused) embeddings: the weighted mean of per-model cosines."""
+        return float(np.dot(a, b))
+
+    def verify(self, reference_bgr: np.ndarray, probe_bgr: np.ndarray) -> Verdict:
+        """1:1 match. Raises MatcherError when either face fails the quality gate."""
+        ref = self.analyse(reference_bgr, Role.REFERENCE)
+        probe = self.analyse(probe_bgr, Role.PROBE)
+        for label, res in (("ID photo", ref), ("live photo", probe)):
+            if not res.quality.passed:
+                first = res.quality.reasons[0]
+                raise errors.MatcherError(
+                    first, f"{label}: " + ", ".join(r.code for r in res.quality.reasons)
+                )
+        assert ref.embedding is not None and probe.embedding is not None
+        score = self.compare(ref.embedding, probe.embedding)
+        per_model = {
+            key: float(np.dot(x, y))
+            for key, x, y in zip(
+                self.preset.embedders,
+                self.embedder.split(ref.embedding),
+                self.embedder.split(probe.embedding),
+                strict=True,
+            )
+        }
+        return Verdict(score, self.threshold, score >= self.threshold, ref, probe, per_model)
+
+
+def _ms_since(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0

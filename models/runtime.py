@@ -1,0 +1,75 @@
+"""Load verified weights into the runtime that suits them.
+
+ONNX files run on onnxruntime. The MediaPipe and MobileFaceNet ``.tflite`` files run on
+ai-edge-litert (LiteRT with XNNPACK), measured about ten times faster on 2 cores than the
+same graphs converted to ONNX, and with no TensorFlow installed (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from models.store import ModelStore
+
+
+def default_threads() -> int:
+    """Intra-op threads per model. One thread measured fastest per face here (BENCHMARKS.md)."""
+    return int(os.environ.get("LIFECERT_THREADS", "1"))
+
+
+class ModelRunner(Protocol):
+    """The one call the matcher needs: inputs in order, outputs in order."""
+
+    input_shapes: list[tuple[int, ...]]
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]: ...
+
+
+class OnnxRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning threads doubled latency on 2 shared cores; sleep instead.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        self.input_shapes = [tuple(i.shape) for i in self._session.get_inputs()]
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, dict(zip(self._inputs, inputs, strict=True)))
+
+
+class TfliteRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interp = Interpreter(model_path=str(path), num_threads=threads)
+        self._interp.allocate_tensors()
+        self._in = self._interp.get_input_details()
+        self._out = self._interp.get_output_details()
+        self.input_shapes = [tuple(int(s) for s in d["shape"]) for d in self._in]
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        for detail, value in zip(self._in, inputs, strict=True):
+            self._interp.set_tensor(detail["index"], np.ascontiguousarray(value, dtype=np.float32))
+        self._interp.invoke()
+        return [self._interp.get_tensor(d["index"]).copy() for d in self._out]
+
+
+def load_runner(store: ModelStore, key: str, threads: int | None = None) -> ModelRunner:
+    """A runner for model ``key``; refuses a file whose hash is not the manifest's."""
+    path = store.verified_path(key)
+    n = threads if threads is not None else default_threads()
+    if path.suffix == ".onnx":
+        return OnnxRunner(path, n)
+    if path.suffix == ".tflite":
+        return TfliteRunner(path, n)
+    raise ValueError(f"no runtime for {path.suffix} files")

@@ -1,0 +1,91 @@
+"""`lifecert verify` and `lifecert bench` from the command line, on real photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.conftest import FACES
+
+pytestmark = pytest.mark.needs_data
+runner = CliRunner()
+
+
+def _verify(a: Path, b: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
+    result = runner.invoke(app, ["verify", str(a), str(b)])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_verify_same_person_exits_0_with_report() -> None:
+    code, out = _verify(FACES / "deepface/img1.jpg", FACES / "deepface/img2.jpg")
+    assert code == 0 and out["match"] is True
+    assert out["score"] >= out["threshold"]
+    assert out["id_photo"]["quality"]["passed"] is True
+    assert {"detect", "landmarks", "align", "embed"} <= set(out["timings_ms"]["live_photo"])
+
+
+def test_verify_different_people_exits_1() -> None:
+    # img1 (deepface_id01) and img3 (another identity in the deepface manifest).
+    code, out = _verify(FACES / "deepface/img1.jpg", FACES / "deepface/img3.jpg")
+    assert code == 1 and out["match"] is False
+
+
+def test_verify_bad_input_exits_2_with_reason(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    code, out = _verify(FACES / "deepface/img1.jpg", empty)
+    assert code == 2 and out["error"]["code"] == "file_empty"
+    code, out = _verify(tmp_path / "missing.jpg", FACES / "deepface/img1.jpg")
+    assert code == 2 and out["error"]["code"] == "file_missing"
+
+
+def test_bench_writes_a_complete_report(tmp_path: Path) -> None:
+    rows = [line for line in (FACES / "pairs.csv").read_text().splitlines() if ",deepface" in line]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("file_a,file_b,same,set,fold\n" + "\n".join(rows[:12] + rows[-12:]) + "\n")
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            str(pairs),
+            "--root",
+            str(FACES),
+            "--out",
+            str(out),
+            "--preset",
+            "fast",
+            "--workers",
+            "1",
+            "--no-cache",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in (
+        "metrics.json",
+        "report.md",
+        "report.html",
+        "roc.png",
+        "det.png",
+        "scores.png",
+        "scores.csv",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["pairs_total"] == 24
+    assert metrics["overall"]["genuine"] + metrics["overall"]["impostor"] == 24
+    assert metrics["images"]["no_face_count"] == 0
+    assert "deepface" in metrics["per_set"]
+    assert metrics["overall"]["auc"] > 0.9
+
+
+def test_bench_refuses_a_malformed_pairs_file(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("left,right\na,b\n")
+    result = runner.invoke(app, ["bench", str(pairs), "--root", str(FACES), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "missing columns" in result.output
