@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: run test install models lint bench bench-speed bench-peer clean
+.PHONY: run test install models lint bench bench-speed bench-peer bench-liveness bench-liveness-speed clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,10 @@ bench-peer: .venv-peer/.installed
 
 clean:
 	rm -rf $(VENV) .venv-peer $(REPORTS)
+
+# Liveness: BPCER on the bona fide list, APCER per attack built in code, blink P/R on hand labels.
+bench-liveness: models
+	$(LIFECERT) bench-liveness benchmarks/liveness_bona_fide.csv --root $(DATA) --out $(REPORTS)/liveness \
+	  --blink-labels tests/data/blink_labels.csv --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof
+bench-liveness-speed: models
+	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid

@@ -32,11 +32,15 @@ def _groups(result: BenchResult) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def plot_roc(result: BenchResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
+    lowest = 1.0
     for name, (scores, same) in _groups(result).items():
         roc = roc_summary(scores, same)
         ax.plot(np.maximum(roc.fpr, 1e-5), roc.tpr, label=f"{name} (AUC {roc.auc:.4f})")
+        lowest = min(lowest, float(roc.tpr[np.searchsorted(roc.fpr, 1e-4)]))
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1)
+    # Zoom on the part that differs: from a little below the weakest TAR at FAR 1e-4.
+    ax.set_ylim(max(0.0, lowest - 0.05), 1.005)
     ax.set_xlabel("false match rate (FAR)")
     ax.set_ylabel("true accept rate (TAR)")
     ax.set_title(f"ROC — preset {result.preset}")

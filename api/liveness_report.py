@@ -1,0 +1,113 @@
+"""The QA report of a liveness benchmark: BPCER/APCER tables, blink P/R, EAR/MAR plots."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import markdown as markdown_lib
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from liveness.analyse import LivenessResult
+
+
+def plot_series(results: dict[str, LivenessResult], path: Path) -> None:
+    """EAR and MAR over time for a few bona fide clips, with detected blinks shaded."""
+    fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results)), squeeze=False)
+    for ax, (name, res) in zip(axes[:, 0], results.items(), strict=True):
+        track = res.track
+        if track is None:
+            continue
+        t = track.times
+        ax.plot(t, track.series("ear"), label="eye openness (EAR)")
+        ax.plot(t, track.series("mar"), label="mouth opening (MAR)")
+        blink = next((c for c in res.checks if c.name == "blink"), None)
+        if blink is not None:
+            for b in blink.evidence.get("blinks", []):  # type: ignore[union-attr]
+                ax.axvspan(b["seconds"][0], b["seconds"][1] + 0.04, color="orange", alpha=0.3)
+        ax.set_title(f"{name} — {'passed' if res.passed else 'failed'}", fontsize=9)
+        ax.set_ylim(0, 0.7)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_liveness_report(
+    out_dir: Path,
+    rates: dict[str, object],
+    blinks: dict[str, object] | None,
+    meta: dict[str, object],
+    examples: dict[str, LivenessResult],
+    presentations: list[dict[str, object]],
+) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} python {platform.python_version()}",
+        **meta,
+    }
+    (out_dir / "metrics.json").write_text(
+        json.dumps(
+            {"meta": meta, "rates": rates, "blinks": blinks, "presentations": presentations},
+            indent=2,
+            ensure_ascii=False,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    if examples:
+        plot_series(examples, out_dir / "series.png")
+    bona = rates["bona_fide"]  # type: ignore[index]
+    lines = [
+        "# Liveness benchmark (ISO/IEC 30107-3 vocabulary)",
+        "",
+        f"{meta['date']} · {meta['machine']} · bona fide list `{meta['manifest']}`",
+        "",
+        "## Bona fide",
+        "",
+        f"BPCER **{100 * bona['bpcer']:.1f} %** ({bona['rejected']} of {bona['presentations']} rejected)",
+        "",
+    ]
+    for src, failed in bona["rejected_sources"].items():
+        lines.append(f"- `{src}`: failed {', '.join(failed)}")
+    lines += ["", "## Attacks", "", "| attack type | presentations | accepted | APCER |", "|---|---|---|---|"]
+    for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
+        lines.append(f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % |")
+    for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
+        if v["accepted_sources"]:
+            lines.append(f"\nAccepted `{kind}`: " + ", ".join(f"`{s}`" for s in v["accepted_sources"]))
+    if blinks:
+        lines += [
+            "",
+            "## Blinks against hand labels",
+            "",
+            f"{blinks['labelled_blinks']} labelled blinks ({blinks['labelled_sure']} sure) "
+            f"in {blinks['clips']} clips: "
+            f"recall {100 * blinks['recall_all']:.0f} % (sure only {100 * blinks['recall_sure']:.0f} %), "
+            f"precision {100 * blinks['precision']:.0f} % of {blinks['detections']} detections.",
+            "",
+            "| clip | labelled | detected | false detections |",
+            "|---|---|---|---|",
+        ]
+        for clip, v in blinks["per_clip"].items():  # type: ignore[union-attr]
+            lines.append(f"| {clip} | {v['labelled']} | {v['detected']} | {v['false_detections']} |")
+    lines += ["", "![EAR and MAR](series.png)", ""]
+    md = "\n".join(lines)
+    (out_dir / "report.md").write_text(md, encoding="utf-8")
+    body = markdown_lib.markdown(md, extensions=["tables"])
+    (out_dir / "report.html").write_text(
+        "<!doctype html><html lang='en'><meta charset='utf-8'><title>lifecert liveness benchmark</title>"
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25em .6em}</style>"
+        f"{body}</html>",
+        encoding="utf-8",
+    )
+    return out_dir / "report.html"

@@ -1,0 +1,294 @@
+"""Liveness evaluation in ISO/IEC 30107-3 terms: BPCER on bona fide clips, APCER per attack.
+
+The bona fide list (a CSV: clip, blinks, digits, language, other_person_clip) names real
+clips and a challenge each satisfies; every attack is then built in code from those same
+files (liveness/attacks.py), so the set can be rebuilt anywhere the shared data is. A
+presentation is accepted when the liveness verdict passes and, where an ID is involved,
+the best frame also matches that ID photo.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from liveness import attacks
+from liveness.analyse import LivenessAnalyzer, LivenessResult
+from liveness.blink import detect_blinks
+from liveness.challenge import Challenge, ChallengeFactory, Prompt
+from liveness.video import Clip, read_video
+from matcher import FaceMatcher, MatcherError, Role
+
+PHOTO_SECONDS = 4.0
+
+
+@dataclass(frozen=True)
+class BonaFide:
+    clip: str
+    blinks: int
+    digits: str
+    language: str
+    other_person_clip: str
+
+
+@dataclass
+class Presentation:
+    """One judged presentation: what it was, whether it was accepted, and why not."""
+
+    kind: str  # "bona_fide" or an attack type
+    source: str
+    accepted: bool
+    failed_checks: list[str]
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+def read_bona_fide(path: Path) -> list[BonaFide]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [
+            BonaFide(
+                r["clip"],
+                int(r["blinks"] or 0),
+                r["digits"].strip(),
+                r["language"] or "zh",
+                r["other_person_clip"],
+            )
+            for r in csv.DictReader(fh)
+        ]
+
+
+def whole_clip_challenge(item: BonaFide, duration_s: float, digits: str | None = None) -> Challenge:
+    """The challenge a bona fide clip satisfies: its actions, each open over the whole clip."""
+    now = datetime.now(UTC)
+    d = item.digits if digits is None else digits
+    prompts = []
+    if item.blinks:
+        prompts.append(Prompt("blink", 0.0, duration_s))
+    if d:
+        prompts.append(Prompt("digits", 0.0, duration_s))
+    return Challenge(
+        f"bench-{item.clip}", item.blinks, d, tuple(prompts), now, now + timedelta(minutes=5), item.language
+    )
+
+
+def _failed(result: LivenessResult) -> list[str]:
+    return [c.name for c in result.checks if not c.passed]
+
+
+def _middle_frame(clip: Clip) -> np.ndarray:
+    return clip.frames[len(clip.frames) // 2]
+
+
+def _shifted_challenge(item: BonaFide, duration_s: float) -> Challenge | None:
+    """Another challenge's count and timing: two digits fewer, asked for in the clip's last 40 %."""
+    if not item.digits:
+        return None
+    base = whole_clip_challenge(item, duration_s, digits=item.digits[:-2])
+    return Challenge(
+        base.nonce,
+        0,
+        base.digits,
+        (Prompt("digits", round(0.6 * duration_s, 2), duration_s),),
+        base.issued_at,
+        base.expires_at,
+        base.language,
+    )
+
+
+def _match(matcher: FaceMatcher, reference: np.ndarray, result: LivenessResult) -> float | None:
+    if result.best_embedding is None:
+        return None
+    try:
+        ref = matcher.analyse(reference, Role.PROBE).embedding
+    except MatcherError:
+        return None
+    return matcher.compare(ref, result.best_embedding) if ref is not None else None  # type: ignore[arg-type]
+
+
+def run_liveness_bench(
+    analyzer: LivenessAnalyzer,
+    items: list[BonaFide],
+    root: Path,
+    spoof_photos: list[Path],
+    progress: Callable[[Iterable[BonaFide], int], Iterable[BonaFide]] | None = None,
+) -> list[Presentation]:
+    matcher = analyzer.matcher
+    factory = ChallengeFactory()
+    out: list[Presentation] = []
+    clips: dict[str, Clip] = {}
+
+    def load(rel: str) -> Clip:
+        if rel not in clips:
+            clips[rel] = read_video(root / rel)
+        return clips[rel]
+
+    def judge(kind: str, source: str, clip: Clip, ch: Challenge, **kw: object) -> LivenessResult:
+        result = analyzer.analyse(clip, ch, **kw)  # type: ignore[arg-type]
+        out.append(Presentation(kind, source, result.passed, _failed(result)))
+        return result
+
+    stream: Iterable[BonaFide] = progress(items, len(items)) if progress else items
+    for item in stream:
+        clip = load(item.clip)
+        other = load(item.other_person_clip)
+        ch = whole_clip_challenge(item, clip.duration_s)
+        bona = judge("bona_fide", item.clip, clip, ch)
+        # Enrolment stand-in: the first frame of the same footage (an end-to-end check of the
+        # chain, not an accuracy claim: the matcher's accuracy is measured on LFW).
+        own = _match(matcher, clip.frames[0], bona)
+        out[-1].detail = {"match_own_first_frame": own, "timings_ms": bona.timings_ms}
+        track = bona.track
+
+        still = _middle_frame(clip)
+        judge(
+            "photo_static",
+            item.clip,
+            attacks.photo_video(still, PHOTO_SECONDS, moving=False),
+            whole_clip_challenge(item, PHOTO_SECONDS),
+        )
+        judge(
+            "photo_moving",
+            item.clip,
+            attacks.photo_video(still, PHOTO_SECONDS, moving=True),
+            whole_clip_challenge(item, PHOTO_SECONDS),
+        )
+        judge(
+            "replay_new_challenge",
+            item.clip,
+            clip,
+            factory.issue(blinks=item.blinks or None, digit_count=len(item.digits) if item.digits else None),
+            track=track,
+        )
+        shifted = _shifted_challenge(item, clip.duration_s)
+        if shifted is not None:
+            judge("replay_other_count_and_timing", item.clip, clip, shifted, track=track)
+        judge("splice_two_people", item.clip, attacks.splice(clip, other), ch)
+        judge("shuffled_frames", item.clip, attacks.shuffled(clip), ch)
+        judge("reversed_frames", item.clip, attacks.reversed_frames(clip), ch)
+        if clip.audio is not None and other.audio is not None and item.digits:
+            judge("dubbed_audio", item.clip, attacks.dubbed(clip, other.audio), ch, track=track)
+        # Person A's genuine, live clip presented for person B's ID photo.
+        score = _match(matcher, other.frames[0], bona)
+        accepted = bona.passed and score is not None and score >= matcher.threshold
+        out.append(
+            Presentation(
+                "wrong_person_id", item.clip, accepted, [] if accepted else ["match"], {"score": score}
+            )
+        )
+    for photo_path in spoof_photos:
+        import cv2
+
+        photo = cv2.imread(str(photo_path))
+        if photo is None:
+            continue
+        for moving in (False, True):
+            kind = "spoof_sample_moving" if moving else "spoof_sample_static"
+            item = BonaFide(str(photo_path), 1, "481639", "en", "")
+            judge(
+                kind,
+                str(photo_path),
+                attacks.photo_video(photo, PHOTO_SECONDS, moving=moving),
+                whole_clip_challenge(item, PHOTO_SECONDS),
+            )
+    return out
+
+
+def error_rates(presentations: list[Presentation]) -> dict[str, object]:
+    """BPCER over bona fide presentations, APCER per attack type (ISO/IEC 30107-3)."""
+    bona = [p for p in presentations if p.kind == "bona_fide"]
+    kinds = sorted({p.kind for p in presentations} - {"bona_fide"})
+    apcer = {}
+    for k in kinds:
+        ps = [p for p in presentations if p.kind == k]
+        apcer[k] = {
+            "presentations": len(ps),
+            "accepted": sum(p.accepted for p in ps),
+            "apcer": sum(p.accepted for p in ps) / len(ps),
+            "accepted_sources": [p.source for p in ps if p.accepted],
+        }
+    return {
+        "bona_fide": {
+            "presentations": len(bona),
+            "rejected": sum(not p.accepted for p in bona),
+            "bpcer": sum(not p.accepted for p in bona) / max(len(bona), 1),
+            "rejected_sources": {p.source: p.failed_checks for p in bona if not p.accepted},
+        },
+        "apcer": apcer,
+        "max_apcer": max((v["apcer"] for v in apcer.values()), default=0.0),
+    }
+
+
+@dataclass(frozen=True)
+class BlinkLabel:
+    clip: str
+    start: int
+    end: int
+    sure: bool
+
+
+def read_blink_labels(path: Path) -> tuple[list[BlinkLabel], dict[str, int]]:
+    """Labels and, per clip, the last frame checked (clips with no blink are listed too)."""
+    labels, checked = [], {}
+    with path.open(encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        for r in rows:
+            if r["start_frame"]:
+                labels.append(
+                    BlinkLabel(
+                        r["clip"], int(r["start_frame"]), int(r["end_frame"]), r["certainty"] == "sure"
+                    )
+                )
+            elif r["note"].startswith("checked_frames="):
+                checked[r["clip"]] = int(r["note"].split("-")[-1])
+    return labels, checked
+
+
+def blink_precision_recall(
+    analyzer: LivenessAnalyzer,
+    labels: list[BlinkLabel],
+    checked: dict[str, int],
+    folder: Path,
+    slack: int = 2,
+) -> dict[str, object]:
+    """Detected blinks against hand labels; a detection matches a label if the frame ranges
+    overlap within ``slack`` frames. Reported with and without the labels marked unsure."""
+    per_clip = {}
+    tp_sure = fn_sure = tp_all = fn_all = fp = 0
+    for clip_name in sorted(checked):
+        clip = read_video(folder / clip_name, with_audio=False)
+        from liveness.tracking import track_face
+
+        track = track_face(analyzer.matcher, clip)
+        found = detect_blinks(track.series("ear"), track.times, track.series("index").astype(int))
+        mine = [lab for lab in labels if lab.clip == clip_name]
+
+        def hit(b, lab) -> bool:  # type: ignore[no-untyped-def]
+            return b.start_frame <= lab.end + slack and b.end_frame >= lab.start - slack
+
+        matched = [any(hit(b, lab) for b in found) for lab in mine]
+        unmatched_detections = [b for b in found if not any(hit(b, lab) for lab in mine)]
+        tp_all += sum(matched)
+        fn_all += len(mine) - sum(matched)
+        tp_sure += sum(m for m, lab in zip(matched, mine, strict=True) if lab.sure)
+        fn_sure += sum(1 for m, lab in zip(matched, mine, strict=True) if lab.sure and not m)
+        fp += len(unmatched_detections)
+        per_clip[clip_name] = {
+            "labelled": [[lab.start, lab.end, "sure" if lab.sure else "unsure"] for lab in mine],
+            "detected": [[b.start_frame, b.end_frame] for b in found],
+            "false_detections": [[b.start_frame, b.end_frame] for b in unmatched_detections],
+        }
+    detections = tp_all + fp
+    return {
+        "clips": len(checked),
+        "labelled_blinks": tp_all + fn_all,
+        "labelled_sure": tp_sure + fn_sure,
+        "recall_all": tp_all / max(tp_all + fn_all, 1),
+        "recall_sure": tp_sure / max(tp_sure + fn_sure, 1),
+        "precision": tp_all / max(detections, 1),
+        "detections": detections,
+        "per_clip": per_clip,
+    }

@@ -1,0 +1,148 @@
+"""Server-side challenges: what the person must do, by when, and against which nonce.
+
+A challenge is created with the operating system's cryptographic random source
+(``secrets``): an unguessable nonce, how many blinks, which digits to read, the order and
+time windows of the prompts, and an expiry. A response is judged against exactly one
+challenge; ``NonceLedger`` is the seam through which the service makes a nonce single-use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+DEFAULT_TTL_S = 60
+BLINK_WINDOW_S = 4.0
+SECONDS_PER_DIGIT = 1.2
+DIGIT_LEAD_S = 1.5
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One action and the window, in seconds from the first captured frame, to do it in."""
+
+    action: str  # "blink" or "digits"
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Challenge:
+    nonce: str
+    blinks: int
+    digits: str
+    prompts: tuple[Prompt, ...]
+    issued_at: datetime
+    expires_at: datetime
+    language: str = "zh"  # how the digits are read aloud: zh (one syllable each) or en
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return (now or datetime.now(UTC)) >= self.expires_at
+
+    def window(self, action: str) -> Prompt | None:
+        return next((p for p in self.prompts if p.action == action), None)
+
+    @property
+    def duration_s(self) -> float:
+        return max((p.end_s for p in self.prompts), default=0.0)
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["issued_at"] = self.issued_at.isoformat()
+        d["expires_at"] = self.expires_at.isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> Challenge:
+        return cls(
+            nonce=str(d["nonce"]),
+            blinks=int(d["blinks"]),  # type: ignore[arg-type]
+            digits=str(d["digits"]),
+            prompts=tuple(Prompt(**p) for p in d["prompts"]),  # type: ignore[arg-type, union-attr]
+            issued_at=datetime.fromisoformat(str(d["issued_at"])),
+            expires_at=datetime.fromisoformat(str(d["expires_at"])),
+            language=str(d.get("language", "zh")),
+        )
+
+
+def is_easy_pattern(digits: str) -> bool:
+    """Digits a replayed or guessed answer could fit: repeats, runs, a single digit twice."""
+    if len(set(digits)) < max(3, len(digits) - 2):
+        return True
+    for a, b in itertools.pairwise(digits):
+        if a == b:  # two equal digits in a row merge into one long mouth movement
+            return True
+    steps = [int(b) - int(a) for a, b in itertools.pairwise(digits)]
+    return any(s1 == s2 and abs(s1) == 1 for s1, s2 in itertools.pairwise(steps))
+
+
+def random_digits(length: int, rng: secrets.SystemRandom | None = None) -> str:
+    if not 4 <= length <= 6:
+        raise ValueError("a digit challenge has 4 to 6 digits")
+    rng = rng or secrets.SystemRandom()
+    while True:
+        digits = "".join(rng.choice("0123456789") for _ in range(length))
+        if not is_easy_pattern(digits):
+            return digits
+
+
+@dataclass
+class ChallengeFactory:
+    """Issues challenges; every random choice comes from ``secrets``."""
+
+    ttl_s: int = DEFAULT_TTL_S
+    language: str = "zh"
+    _rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
+
+    def issue(
+        self,
+        *,
+        blinks: int | None = None,
+        digit_count: int | None = None,
+        now: datetime | None = None,
+    ) -> Challenge:
+        n_blinks = blinks if blinks is not None else self._rng.choice([1, 2])
+        if not 0 <= n_blinks <= 2:
+            raise ValueError("a blink challenge asks for 1 or 2 blinks (0: none)")
+        digits = random_digits(digit_count or self._rng.choice([4, 5, 6]), self._rng)
+        actions = ["blink", "digits"] if n_blinks else ["digits"]
+        self._rng.shuffle(actions)
+        prompts, t = [], 0.0
+        for action in actions:
+            length = BLINK_WINDOW_S if action == "blink" else DIGIT_LEAD_S + SECONDS_PER_DIGIT * len(digits)
+            prompts.append(Prompt(action, round(t, 2), round(t + length, 2)))
+            t += length
+        issued = now or datetime.now(UTC)
+        return Challenge(
+            nonce=secrets.token_urlsafe(18),
+            blinks=n_blinks,
+            digits=digits,
+            prompts=tuple(prompts),
+            issued_at=issued,
+            expires_at=issued + timedelta(seconds=self.ttl_s),
+            language=self.language,
+        )
+
+
+class NonceLedger(Protocol):
+    """Makes a nonce single-use. The service backs this with its database."""
+
+    def consume(self, nonce: str) -> bool:
+        """True the first time a nonce is presented, False ever after."""
+        ...
+
+
+class MemoryNonceLedger:
+    """In-process ledger for the command line and tests."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def consume(self, nonce: str) -> bool:
+        if nonce in self._used:
+            return False
+        self._used.add(nonce)
+        return True

@@ -1,0 +1,124 @@
+"""Read a response clip (mp4/webm/mov/mpg via PyAV, or JPEG frames) with its limits checked.
+
+PyAV carries FFmpeg inside its wheel, so phone (H.264/AAC, VP8/Opus) and GRID (MPEG-1/MP2)
+clips decode with no system packages, and the audio track comes from the same container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from matcher import MatcherError, decode_image
+from matcher.errors import Reason
+
+MAX_FILE_BYTES = 60 * 1024 * 1024
+MIN_DURATION_S = 1.5
+MAX_DURATION_S = 40.0
+MIN_SIDE, MAX_SIDE = 240, 2160
+AUDIO_RATE = 16000
+
+UNREADABLE = Reason("video_unreadable", "The video cannot be read.", "无法读取视频文件。")
+NO_FRAMES = Reason("video_no_frames", "The video has no picture.", "视频中没有画面。")
+TOO_SHORT = Reason(
+    "video_too_short", "The video is too short: follow every prompt.", "视频过短，请按提示完成全部动作。"
+)
+TOO_LONG = Reason("video_too_long", "The video is too long.", "视频过长。")
+BAD_SIZE = Reason("video_size", "The video resolution is not supported.", "视频分辨率不受支持。")
+VIDEO_TOO_LARGE = Reason("video_file_too_large", "The video file is too large.", "视频文件过大。")
+
+
+class VideoError(MatcherError):
+    """A clip that cannot be analysed; carries a Reason like the matcher's errors."""
+
+
+@dataclass
+class Clip:
+    """Decoded frames (BGR), their timestamps in seconds from the first frame, optional mono audio."""
+
+    frames: list[np.ndarray]
+    times: np.ndarray
+    audio: np.ndarray | None = None  # float32 mono at AUDIO_RATE
+    source: str = ""
+
+    @property
+    def fps(self) -> float:
+        return (len(self.times) - 1) / max(self.duration_s, 1e-6)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.times[-1] - self.times[0]) if len(self.times) > 1 else 0.0
+
+
+def _check(clip: Clip) -> Clip:
+    if not clip.frames:
+        raise VideoError(NO_FRAMES)
+    h, w = clip.frames[0].shape[:2]
+    if min(h, w) < MIN_SIDE or max(h, w) > MAX_SIDE:
+        raise VideoError(BAD_SIZE, f"{w}x{h}")
+    if clip.duration_s < MIN_DURATION_S:
+        raise VideoError(TOO_SHORT, f"{clip.duration_s:.2f} s < {MIN_DURATION_S} s")
+    if clip.duration_s > MAX_DURATION_S:
+        raise VideoError(TOO_LONG, f"{clip.duration_s:.2f} s > {MAX_DURATION_S} s")
+    return clip
+
+
+def read_video(path: str | Path, *, with_audio: bool = True) -> Clip:
+    p = Path(path)
+    if not p.is_file():
+        raise VideoError(Reason("file_missing", "The file does not exist.", "文件不存在。"), str(p))
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise VideoError(VIDEO_TOO_LARGE, f"{p.stat().st_size} bytes")
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    audio = None
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.video:
+                raise VideoError(NO_FRAMES)
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                if frame.time > MAX_DURATION_S + 1 or len(frames) > MAX_DURATION_S * 61:
+                    raise VideoError(TOO_LONG)
+                frames.append(frame.to_ndarray(format="bgr24"))
+                times.append(float(frame.time))
+        if with_audio:
+            audio = _read_audio(p)
+    except av.error.FFmpegError as exc:
+        raise VideoError(UNREADABLE, str(exc)) from exc
+    t = np.asarray(times, dtype=np.float64)
+    if t.size:
+        t = t - t[0]
+    return _check(Clip(frames, t, audio, source=str(p)))
+
+
+def _read_audio(path: Path) -> np.ndarray | None:
+    """The first audio track as mono float32 at 16 kHz, or None when there is none."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        chunks = []
+        for frame in container.decode(container.streams.audio[0]):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    return np.concatenate(chunks).astype(np.float32) if chunks else None
+
+
+def clip_from_jpegs(images: Sequence[bytes], times_s: Sequence[float]) -> Clip:
+    """A clip from still frames (a browser that uploads JPEG frames with timestamps)."""
+    if len(images) != len(times_s):
+        raise VideoError(UNREADABLE, "one timestamp per frame is required")
+    frames = [decode_image(b) for b in images]
+    t = np.asarray(times_s, dtype=np.float64)
+    if t.size and np.any(np.diff(t) <= 0):
+        raise VideoError(UNREADABLE, "frame timestamps must increase")
+    return _check(Clip(frames, t - (t[0] if t.size else 0.0)))

@@ -1,0 +1,153 @@
+"""Liveness on real clips from ../shared/data and on attacks built from them in code."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from liveness import attacks
+from liveness.analyse import LivenessAnalyzer
+from liveness.challenge import Challenge, ChallengeFactory, MemoryNonceLedger, Prompt
+from liveness.video import Clip, VideoError, read_video
+from matcher import FaceMatcher
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.needs_data
+VIDEOS = DATA / "videos"
+
+
+@pytest.fixture(scope="module")
+def analyzer(matcher: FaceMatcher) -> LivenessAnalyzer:
+    return LivenessAnalyzer(matcher)
+
+
+def _challenge(duration: float, blinks: int = 0, digits: str = "", language: str = "zh") -> Challenge:
+    now = datetime.now(UTC)
+    prompts = []
+    if blinks:
+        prompts.append(Prompt("blink", 0.0, duration))
+    if digits:
+        prompts.append(Prompt("digits", 0.0, duration))
+    return Challenge("test", blinks, digits, tuple(prompts), now, now + timedelta(minutes=1), language)
+
+
+def _failed(result) -> set[str]:  # type: ignore[no-untyped-def]
+    return {c.name for c in result.checks if not c.passed}
+
+
+@pytest.fixture(scope="module")
+def blinking_clip() -> Clip:
+    # A person blinks at frames 64-67 (hand label in tests/data/blink_labels.csv).
+    return read_video(VIDEOS / "talking/liveportrait_driving_d0.mp4")
+
+
+@pytest.fixture(scope="module")
+def speaking_clip() -> Clip:
+    return read_video(VIDEOS / "grid/bbaf2n.mpg")
+
+
+def test_talking_clip_passes_the_blink_challenge_it_satisfies(
+    analyzer: LivenessAnalyzer, blinking_clip: Clip
+) -> None:
+    result = analyzer.analyse(blinking_clip, _challenge(blinking_clip.duration_s, blinks=1))
+    assert result.passed, result.as_dict()
+    blink = next(c for c in result.checks if c.name == "blink")
+    frames = blink.evidence["blinks"][0]["frames"]  # type: ignore[index]
+    assert frames[0] <= 67 and frames[1] >= 64
+    assert result.best_frame is not None and result.best_embedding is not None
+
+
+def test_grid_speaker_passes_a_six_digit_english_reading(
+    analyzer: LivenessAnalyzer, speaking_clip: Clip
+) -> None:
+    result = analyzer.analyse(
+        speaking_clip, _challenge(speaking_clip.duration_s, digits="481639", language="en")
+    )
+    assert result.passed, result.as_dict()
+    assert "audio_visual_sync" in {c.name for c in result.checks}
+
+
+@pytest.mark.parametrize("moving", [False, True])
+def test_still_photo_video_fails_every_challenge(
+    analyzer: LivenessAnalyzer, blinking_clip: Clip, moving: bool
+) -> None:
+    photo = attacks.photo_video(blinking_clip.frames[30], 3.0, moving=moving)
+    for ch in (_challenge(3.0, blinks=1), _challenge(3.0, digits="4816"), _challenge(3.0, 1, "40725", "en")):
+        result = analyzer.analyse(photo, ch)
+        assert not result.passed
+        assert "live_motion" in _failed(result)
+
+
+def test_spliced_clip_fails_the_same_person_check(analyzer: LivenessAnalyzer, speaking_clip: Clip) -> None:
+    other = read_video(VIDEOS / "grid/lbbc2a.mpg")
+    spliced = attacks.splice(speaking_clip, other)
+    result = analyzer.analyse(spliced, _challenge(spliced.duration_s, digits="481639", language="en"))
+    assert "same_person" in _failed(result)
+
+
+def test_shuffled_frames_break_continuity(analyzer: LivenessAnalyzer, blinking_clip: Clip) -> None:
+    result = analyzer.analyse(attacks.shuffled(blinking_clip), _challenge(blinking_clip.duration_s, blinks=1))
+    assert "continuity" in _failed(result)
+
+
+def test_expired_or_reused_challenge_is_refused(analyzer: LivenessAnalyzer, speaking_clip: Clip) -> None:
+    issued = datetime.now(UTC) - timedelta(seconds=120)
+    ch = ChallengeFactory(ttl_s=60).issue(now=issued)
+    result = analyzer.analyse(speaking_clip, ch, now=datetime.now(UTC))
+    assert not result.passed and result.reasons[0].code == "challenge_expired"
+    ledger = MemoryNonceLedger()
+    fresh = ChallengeFactory().issue()
+    analyzer.analyse(speaking_clip, fresh, ledger=ledger)
+    again = analyzer.analyse(speaking_clip, fresh, ledger=ledger)
+    assert not again.passed and again.reasons[0].code == "challenge_reused"
+
+
+def test_clip_replayed_against_a_new_challenge_fails(analyzer: LivenessAnalyzer, speaking_clip: Clip) -> None:
+    ch = ChallengeFactory().issue(blinks=1, digit_count=5)
+    assert not analyzer.analyse(speaking_clip, ch).passed
+
+
+def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
+    text = tmp_path / "clip.mp4"
+    text.write_text("not a video")
+    with pytest.raises(VideoError) as info:
+        read_video(text)
+    assert info.value.reason.code == "video_unreadable"
+    with pytest.raises(VideoError) as info:
+        read_video(tmp_path / "missing.mp4")
+    assert info.value.reason.code == "file_missing"
+    # A single photo is a valid one-frame "video" to FFmpeg: far too short to judge.
+    photo = tmp_path / "photo.mp4"
+    photo.write_bytes(cv2.imencode(".jpg", cv2.imread(str(DATA / "faces/deepface/img1.jpg")))[1].tobytes())
+    with pytest.raises(VideoError) as info:
+        read_video(photo)
+    assert info.value.reason.code in {"video_too_short", "video_unreadable"}
+    truncated = tmp_path / "cut.mpg"
+    truncated.write_bytes((VIDEOS / "grid/bbaf2n.mpg").read_bytes()[:20000])
+    with pytest.raises(VideoError) as info:
+        read_video(truncated)
+    assert info.value.reason.code in {"video_too_short", "video_unreadable"}
+
+
+def test_cli_liveness_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["liveness", str(VIDEOS / "talking/liveportrait_driving_d0.mp4"), "--blink", "1"])
+    assert ok.exit_code == 0, ok.output
+    out = json.loads(ok.stdout)
+    assert out["passed"] is True and out["frames"] == 78
+    refused = runner.invoke(
+        app, ["liveness", str(VIDEOS / "talking/liveportrait_driving_d0.mp4"), "--digits", "381629"]
+    )
+    assert refused.exit_code == 1
+    bad = tmp_path / "x.webm"
+    bad.write_bytes(b"\x1a\x45\xdf\xa3garbage")
+    err = runner.invoke(app, ["liveness", str(bad), "--blink", "1"])
+    assert err.exit_code == 2 and json.loads(err.stdout)["error"]["code"] == "video_unreadable"
+    usage = runner.invoke(app, ["liveness", str(bad), "--digits", "12"])
+    assert usage.exit_code == 2

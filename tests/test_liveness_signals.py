@@ -1,0 +1,70 @@
+"""Blink and mouth-cycle logic on series whose answer is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from liveness.blink import detect_blinks
+from liveness.mouth import expected_syllables, mouth_cycles
+from liveness.presentation import lag1_autocorrelation
+
+
+def _series(values: list[float], fps: float = 25.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ear = np.array(values, dtype=float)
+    return ear, np.arange(ear.size) / fps, np.arange(ear.size)
+
+
+def test_one_blink_against_a_personal_baseline() -> None:
+    # Small eyes: open at 0.20, closing to 0.05 for three frames.
+    ear, t, idx = _series([0.2] * 20 + [0.12, 0.05, 0.05, 0.06, 0.14] + [0.2] * 20)
+    blinks = detect_blinks(ear, t, idx)
+    assert len(blinks) == 1
+    # Closed from the first frame under half the baseline (0.05 at frame 21) until the lids
+    # are back above three quarters of it: 0.14 at frame 24 is still reopening.
+    assert blinks[0].start_frame == 21 and blinks[0].end_frame == 24
+
+
+def test_single_frame_dip_is_not_a_blink() -> None:
+    ear, t, idx = _series([0.3] * 20 + [0.05] + [0.3] * 20)
+    assert detect_blinks(ear, t, idx) == []
+
+
+def test_eyes_held_closed_are_not_a_blink() -> None:
+    ear, t, idx = _series([0.3] * 20 + [0.02] * 40 + [0.3] * 20)  # 1.6 s closed
+    assert detect_blinks(ear, t, idx) == []
+
+
+def test_blink_must_start_from_open_eyes() -> None:
+    ear, t, idx = _series([0.02] * 5 + [0.3] * 30)
+    assert detect_blinks(ear, t, idx) == []
+
+
+def test_two_blinks_and_a_lost_face_in_between() -> None:
+    values = [0.3] * 10 + [0.05] * 3 + [0.3] * 10 + [np.nan] * 5 + [0.3] * 5 + [0.04] * 4 + [0.3] * 10
+    ear, t, idx = _series(values)
+    assert len(detect_blinks(ear, t, idx)) == 2
+
+
+def test_mouth_cycles_count_syllables() -> None:
+    fps = 25.0
+    t = np.arange(int(4 * fps)) / fps
+    mar = np.full(t.size, 0.02)
+    speaking = (t >= 1.0) & (t < 3.0)
+    # Five syllables in two seconds: the lips open and close five times.
+    mar[speaking] += 0.15 * np.clip(np.sin(2 * np.pi * 2.5 * (t[speaking] - 1.0)), 0, None)
+    ev = mouth_cycles(mar, t, np.arange(t.size))
+    assert len(ev.peaks_frames) == 5
+    assert ev.stretch_s is not None and 1.0 <= ev.stretch_s[0] < ev.stretch_s[1] <= 3.0
+    still = mouth_cycles(np.full(t.size, 0.02) + 0.002 * np.sin(t * 40), t, np.arange(t.size))
+    assert still.peaks_frames == []
+
+
+def test_expected_syllables_by_language() -> None:
+    assert expected_syllables("3816", "zh") == (4, 4)
+    assert expected_syllables("3807", "en") == (4, 6)  # zero and seven have two syllables
+
+
+def test_autocorrelation_tells_smooth_from_shuffled() -> None:
+    x = np.sin(np.linspace(0, 6 * np.pi, 150))
+    assert lag1_autocorrelation(x) > 0.9
+    assert abs(lag1_autocorrelation(np.random.default_rng(0).permutation(x))) < 0.3
