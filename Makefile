@@ -42,8 +42,11 @@ bench: models
 	for p in fast fused mit; do \
 	  $(LIFECERT) bench $(DATA)/faces/pairs.csv --root $(DATA)/faces --out $(REPORTS)/bench-$$p --preset $$p || exit 1; \
 	done
-bench-speed: models
+# Speed, ours and the peer's, on the same first 200 images of the pairs file, one after the other.
+bench-speed: models .venv-peer/.installed
 	$(PY) benchmarks/speed.py $(DATA)/faces/pairs.csv --root $(DATA)/faces --images 200
+	.venv-peer/bin/python benchmarks/peer_face_recognition.py $(DATA)/faces/pairs.csv \
+	  --root $(DATA)/faces --out $(REPORTS)/peer-speed --limit-pairs 140 --timing-images 200
 
 # The peer library runs in its own environment: it is not a dependency of lifecert.
 .venv-peer/.installed:

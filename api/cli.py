@@ -292,6 +292,63 @@ def bench_liveness(
     print(f"report: {page}")
 
 
+clients_app = typer.Typer(help="API clients: kiosks, the app backend, staff, admins.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. kiosk-hall-3.")],
+    role: Annotated[str, typer.Option(help="kiosk, app, staff or admin.")],
+) -> None:
+    """Create a client and print its API key (shown once; only its hash is stored)."""
+    from api.security import ROLES, hash_api_key, new_api_key
+    from api.service import utcnow
+    from api.settings import load_settings
+    from api.storage.db import Database, migrate
+    from api.storage.schema import Client
+
+    if role not in ROLES:
+        raise _fail(f"role must be one of {', '.join(ROLES)}")
+    settings = load_settings()
+    db = Database(settings.database_url)
+    migrate(db.engine)
+    key = new_api_key()
+    try:
+        with db.transaction() as s:
+            s.add(Client(name=name, role=role, key_hash=hash_api_key(key), created_at=utcnow()))
+    except Exception as exc:  # the unique name constraint, or the database being unreachable
+        raise _fail(f"could not add client {name!r}: {exc.__class__.__name__}") from exc
+    print(key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Seed demo persons (ID photos from --data) and demo keys.")
+    ] = False,
+    data: Annotated[Path, typer.Option(help="Shared test data, for --demo only.")] = Path("../shared/data"),
+) -> None:
+    """Run the certification service (SQLite under $LIFECERT_HOME unless LIFECERT_DATABASE_URL is set)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.demo import seed_demo
+    from api.settings import load_settings
+
+    settings = load_settings(demo=demo)
+    application = create_app(settings)
+    if demo:
+        keys = seed_demo(application.state.service, data)
+        err.print(f"demo keys (also in {settings.home / 'demo-keys.json'}):")
+        for name, key in keys.items():
+            err.print(f"  {name}: {key}")
+    err.print(f"database: {settings.database_url.split('@')[-1]}")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Show every model, its source package and whether it is installed and intact."""

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+from scipy.signal import butter, sosfiltfilt
 
 from liveness.video import AUDIO_RATE
 
-MAX_LAG_S = 0.2
+MAX_LAG_S = 0.05  # one frame at 25-30 fps
 TREND_S = 0.5
+SPEECH_BAND_HZ = (300.0, 3000.0)
 VOICE_DB_ABOVE_FLOOR = 12.0
 SILENT_RMS = 1e-4  # a track this quiet throughout is treated as no audio
 
@@ -37,6 +39,11 @@ class AudioEvidence:
             "av_sync": round(self.sync, 3),
             "lag_s": round(self.lag_s, 3),
         }
+
+
+def speech_band(audio: np.ndarray) -> np.ndarray:
+    sos = butter(4, SPEECH_BAND_HZ, btype="band", fs=AUDIO_RATE, output="sos")
+    return sosfiltfilt(sos, audio) if audio.size > 50 else audio
 
 
 def envelope_at(audio: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -61,7 +68,7 @@ def audio_visual(audio: np.ndarray | None, times: np.ndarray, mar: np.ndarray) -
     empty = np.zeros(times.size, bool)
     if audio is None or audio.size == 0 or float(np.sqrt(np.mean(audio**2))) < SILENT_RMS:
         return AudioEvidence(False, empty, np.full(times.size, -120.0), 0.0, 0.0)
-    env = envelope_at(audio, times)
+    env = envelope_at(speech_band(audio), times)
     floor = float(np.percentile(env, 10))
     voiced = env > floor + VOICE_DB_ABOVE_FLOOR
     finite = np.isfinite(mar)
@@ -70,13 +77,13 @@ def audio_visual(audio: np.ndarray | None, times: np.ndarray, mar: np.ndarray) -
     mouth = np.interp(np.arange(mar.size), np.flatnonzero(finite), mar[finite])
     period = float(np.median(np.diff(times))) if times.size > 1 else 0.04
     trend = max(3, round(TREND_S / period) | 1)
-    mouth = mouth - uniform_filter1d(mouth, trend, mode="nearest")
-    env_fast = env - uniform_filter1d(env, trend, mode="nearest")
+    mouth = np.diff(mouth - uniform_filter1d(mouth, trend, mode="nearest"))
+    env_fast = np.diff(env - uniform_filter1d(env, trend, mode="nearest"))
     max_lag = max(1, round(MAX_LAG_S / period))
     best, best_lag = -1.0, 0
     for lag in range(-max_lag, max_lag + 1):
         c = (
-            _corr(mouth[lag:], env_fast[: env.size - lag])
+            _corr(mouth[lag:], env_fast[: env_fast.size - lag])
             if lag >= 0
             else _corr(mouth[:lag], env_fast[-lag:])
         )

@@ -263,7 +263,7 @@ def blink_precision_recall(
         from liveness.tracking import track_face
 
         track = track_face(analyzer.matcher, clip)
-        found = detect_blinks(track.series("ear"), track.times, track.series("index").astype(int))
+        found = detect_blinks(track.series("ear_open_eye"), track.times, track.series("index").astype(int))
         mine = [lab for lab in labels if lab.clip == clip_name]
 
         def hit(b, lab) -> bool:  # type: ignore[no-untyped-def]

@@ -32,7 +32,8 @@ class FrameMeasure:
     faces: int
     tracked: bool
     box: np.ndarray | None = None
-    ear: float = float("nan")
+    ear: float = float("nan")  # mean of both eyes
+    ear_open_eye: float = float("nan")  # the more open eye: a blink closes both
     mar: float = float("nan")
     yaw: float = float("nan")
     pitch: float = float("nan")
@@ -108,6 +109,7 @@ def track_face(matcher: FaceMatcher, clip: Clip, stride: int = 1) -> Track:
         m.tracked = True
         m.box = det.box
         m.ear = eyes.mean_ear
+        m.ear_open_eye = max(eyes.ear)
         m.mar = mouth_aspect_ratio(mesh.points)
         m.yaw, m.pitch = yaw, pitch
         m.sharpness = sharpness_of(crop)

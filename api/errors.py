@@ -1,0 +1,71 @@
+"""Service errors with stable codes and messages in Chinese and English (RFC 9457 bodies).
+
+A failed verification never suspends anyone by itself: every message says what to do next.
+"""
+
+from __future__ import annotations
+
+from matcher.errors import Reason
+
+NEXT_STEP_ZH = "请重试，或前往社区服务中心、社保经办窗口办理。"
+NEXT_STEP_EN = "Please retry, or go to your community service centre or social-insurance counter."
+
+
+class ServiceError(Exception):
+    """An error the HTTP layer turns into application/problem+json."""
+
+    def __init__(self, status: int, reason: Reason, detail: str = "", **extra: object) -> None:
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.extra = extra
+        super().__init__(f"{reason.code}: {detail or reason.en}")
+
+
+def R(code: str, en: str, zh: str) -> Reason:
+    return Reason(code, en, zh)
+
+
+UNAUTHENTICATED = R("unauthenticated", "A valid API key is required.", "需要有效的接入密钥。")
+FORBIDDEN = R("forbidden", "This client may not do that.", "该终端无权执行此操作。")
+RATE_LIMITED = R("rate_limited", "Too many requests: wait a moment.", "请求过于频繁，请稍后再试。")
+NOT_FOUND = R(
+    "person_not_found",
+    "No person with that ID number and name. " + NEXT_STEP_EN,
+    "未找到该身份证号与姓名对应的人员。" + NEXT_STEP_ZH,
+)
+DECEASED = R(
+    "person_deceased",
+    "This person cannot be certified: please go to the social-insurance counter.",
+    "该人员无法认证，请前往社保经办窗口办理。",
+)
+NO_REFERENCE = R(
+    "no_reference_photo",
+    "No ID photo is on file yet: please go to the counter to enrol.",
+    "尚未登记身份照片，请前往窗口办理登记。",
+)
+SESSION_UNKNOWN = R("session_unknown", "Unknown certification session.", "认证会话不存在。")
+SESSION_EXPIRED = R("session_expired", "The session has expired: start again.", "认证已超时，请重新开始。")
+SESSION_USED = R(
+    "session_used", "This session was already used: start again.", "该认证已完成或已失效，请重新开始。"
+)
+TOO_MANY_ATTEMPTS = R(
+    "too_many_attempts",
+    "Too many failed attempts: " + NEXT_STEP_EN,
+    "失败次数过多。" + NEXT_STEP_ZH,
+)
+CONSENT_REQUIRED = R(
+    "consent_required",
+    "Consent to the personal-information rules is required before the face scan.",
+    "人脸采集前须同意《个人信息处理规则》。",
+)
+BAD_UPLOAD = R(
+    "bad_upload", "The upload is not an accepted video or image.", "上传的文件不是可接受的视频或图片。"
+)
+UPLOAD_TOO_LARGE = R("upload_too_large", "The upload is too large.", "上传文件过大。")
+NOT_LINKED = R(
+    "proxy_not_linked",
+    "This helper is not registered for this person.",
+    "该代办人未登记为此人员的代认证人。",
+)
+INVALID = R("invalid_request", "The request is invalid.", "请求参数有误。")

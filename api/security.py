@@ -1,0 +1,83 @@
+"""Who may call what, how fast, and how identity numbers are protected.
+
+- API keys: random tokens given once to a kiosk, the app backend or a staff member; only
+  their SHA-256 is stored. Roles gate endpoints (a kiosk key cannot read staff lists).
+- Rate limits: a token bucket per client, in process (one service process per host; put a
+  shared limiter in front when scaling out).
+- ID numbers: an HMAC-SHA256 under a secret key for lookup (a plain hash of an 18-digit ID
+  number is brute-forceable), and a Fernet-encrypted copy for staff display. Logs carry
+  neither: ``mask_id`` shows the first and last digit only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet
+
+ROLES = ("kiosk", "app", "staff", "admin")
+
+
+def new_api_key() -> str:
+    return "lc_" + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def normalise_id_number(id_number: str) -> str:
+    return id_number.strip().upper().replace(" ", "")
+
+
+def id_lookup_hash(id_number: str, key: bytes) -> str:
+    return hmac.new(key, normalise_id_number(id_number).encode(), hashlib.sha256).hexdigest()
+
+
+def mask_id(id_number: str) -> str:
+    n = normalise_id_number(id_number)
+    return n[:1] + "*" * max(0, len(n) - 2) + n[-1:] if n else ""
+
+
+@dataclass
+class IdCipher:
+    """Encrypts the stored copy of an ID number (Fernet: AES-128-CBC + HMAC)."""
+
+    key: bytes
+
+    def __post_init__(self) -> None:
+        raw = base64.urlsafe_b64decode(self.key)
+        self._fernet = Fernet(base64.urlsafe_b64encode(raw[:32]))
+
+    def encrypt(self, id_number: str) -> str:
+        return self._fernet.encrypt(normalise_id_number(id_number).encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        return self._fernet.decrypt(token.encode()).decode()
+
+
+class RateLimiter:
+    """Token bucket per client: ``per_minute`` requests, refilled continuously."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[client] = (tokens, now)
+                return False
+            self._buckets[client] = (tokens - 1.0, now)
+            return True

@@ -1,0 +1,67 @@
+"""Service settings from the environment, with safe defaults for the embedded install.
+
+Secrets (the key that hashes ID numbers for lookup and the key that encrypts the stored
+copy) are generated on first start into ``$LIFECERT_HOME/secrets.json`` with owner-only
+permissions, unless given in the environment (production: from the secret store).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models import default_home
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    id_hash_key: bytes
+    encryption_key: bytes
+    policy: str = "national-default"
+    preset: str | None = None
+    max_video_bytes: int = 40 * 1024 * 1024
+    max_image_bytes: int = 8 * 1024 * 1024
+    rate_per_minute: int = 60
+    max_attempts_per_session: int = 3
+    session_ttl_s: int = 120
+    register_match_threshold: float = 0.55
+    demo: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _load_or_create_secrets(home: Path) -> dict[str, str]:
+    path = home / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    home.mkdir(parents=True, exist_ok=True)
+    data = {
+        "id_hash_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return data
+
+
+def load_settings(**overrides: object) -> Settings:
+    home = Path(os.environ.get("LIFECERT_HOME") or default_home())
+    stored = _load_or_create_secrets(home)
+    id_key = os.environ.get("LIFECERT_ID_HASH_KEY") or stored["id_hash_key"]
+    enc_key = os.environ.get("LIFECERT_ENCRYPTION_KEY") or stored["encryption_key"]
+    values: dict[str, object] = {
+        "home": home,
+        "database_url": os.environ.get("LIFECERT_DATABASE_URL") or f"sqlite:///{home / 'lifecert.db'}",
+        "id_hash_key": base64.urlsafe_b64decode(id_key),
+        "encryption_key": enc_key.encode(),
+        "policy": os.environ.get("LIFECERT_POLICY", "national-default"),
+        "preset": os.environ.get("LIFECERT_PRESET") or None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

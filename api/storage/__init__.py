@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 typed ORM, Alembic migrations, one code path for SQLite and PostgreSQL."""

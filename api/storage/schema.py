@@ -1,0 +1,181 @@
+"""The tables. ID numbers are never stored in clear: a keyed hash for lookup, and an
+encrypted copy for staff who must see it. Face data is stored as embeddings, not images."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Client(Base):
+    """An authenticated caller: a kiosk, the phone app backend, a staff member, an admin."""
+
+    __tablename__ = "clients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # kiosk | app | staff | admin
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Person(Base):
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    id_encrypted: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    category: Mapped[str] = mapped_column(String(30))
+    policy: Mapped[str] = mapped_column(String(50))
+    benefit_start: Mapped[date] = mapped_column(Date)
+    deceased_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    references: Mapped[list[FaceReference]] = relationship(back_populates="person")
+    certifications: Mapped[list[Certification]] = relationship(
+        back_populates="person", order_by="Certification.certified_on"
+    )
+
+
+class FaceReference(Base):
+    """A reference embedding with its provenance (ID photo, or a passed live capture)."""
+
+    __tablename__ = "face_references"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    preset: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(20))  # id_photo | live_capture
+    quality: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    person: Mapped[Person] = relationship(back_populates="references")
+
+
+class Proxy(Base):
+    """A relative or friend who certifies others on their own phone (代他人认证)."""
+
+    __tablename__ = "proxies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProxyLink(Base):
+    __tablename__ = "proxy_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proxy_id: Mapped[int] = mapped_column(ForeignKey("proxies.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    relationship_to_person: Mapped[str] = mapped_column(String(30))
+    consent_version: Mapped[str] = mapped_column(String(20))
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """The person's agreement to the personal-information processing rules before a scan."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("challenge_sessions.id"))
+    text_version: Mapped[str] = mapped_column(String(20))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChallengeSession(Base):
+    __tablename__ = "challenge_sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    proxy_id: Mapped[int | None] = mapped_column(ForeignKey("proxies.id"), nullable=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(10))  # self | proxy | assisted
+    challenge: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Attempt(Base):
+    """Every certification attempt, passed or not, with its scores and reasons."""
+
+    __tablename__ = "attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("challenge_sessions.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))  # passed | failed | review
+    liveness_passed: Mapped[bool] = mapped_column(Boolean)
+    match_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Certification(Base):
+    __tablename__ = "certifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    certified_on: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(20))  # kiosk | phone | counter | home_visit | remote | data
+    method: Mapped[str] = mapped_column(String(20))  # face | staff_assisted | form | data_comparison
+    proxy_id: Mapped[int | None] = mapped_column(ForeignKey("proxies.id"), nullable=True)
+    staff_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True, unique=True)
+    next_due: Mapped[date] = mapped_column(Date)
+    payment_date: Mapped[date] = mapped_column(Date)
+    back_paid_months: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    person: Mapped[Person] = relationship(back_populates="certifications")
+
+
+class PaymentEvent(Base):
+    """Payment-affecting events: suspension, restoration with back pay, stop on death."""
+
+    __tablename__ = "payment_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # restored | stopped_death
+    payment_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    back_paid_months: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Review(Base):
+    """Work for staff: a possible fraud match, the 24-month rule, a remote assistance form."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | approved | rejected
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each entry's hash covers the previous entry's hash."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    person_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,459 @@
+"""The service end to end over HTTP, on SQLite and on a real PostgreSQL server.
+
+Clips and photos are real (../shared/data). The person is enrolled with a still frame from
+the same footage as the clip they later submit: an end-to-end test of the chain, not an
+accuracy claim (accuracy is measured on LFW by `lifecert bench`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from api.app import create_app
+from api.demo import ensure_client
+from api.settings import load_settings
+from api.storage.schema import AuditEntry, Certification, ChallengeSession, Person
+from liveness import attacks
+from liveness.challenge import Challenge, Prompt
+from liveness.video import read_video
+from matcher import FaceMatcher
+from tests import postgres
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.needs_data
+TALKING = DATA / "videos/talking"
+# Hand-labelled blinks (tests/data/blink_labels.csv): d0 at frames 64-67 of 78, d18 at
+# 94-97 and 185-187 of 216, d12 at 48-50 and 134-137 of 183.
+CLIPS = {"d0": 3.0, "d18": 7.0, "d12": 7.0}
+PHOTOS = DATA / "faces/deepface"
+
+
+class BlinkOnlyChallenges:
+    """Issues what the real clips satisfy: one blink, anywhere in the first ``window`` seconds.
+
+    Every other part of the flow (nonce, expiry, consent, liveness, match, rules) is real.
+    """
+
+    window = 3.0
+
+    def issue(self, **_kw: object) -> Challenge:
+        now = datetime.now(UTC)
+        return Challenge(
+            secrets.token_urlsafe(18),
+            1,
+            "",
+            (Prompt("blink", 0.0, self.window),),
+            now,
+            now + timedelta(minutes=2),
+        )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, matcher: FaceMatcher
+) -> Iterator[TestClient]:
+    home = tmp_path_factory.mktemp(f"home-{request.param}")
+    import os
+
+    os.environ["LIFECERT_HOME"] = str(home)
+    try:
+        if request.param == "postgresql":
+            reason = postgres.available()
+            if reason:
+                pytest.skip(f"PostgreSQL tests skipped: {reason}")
+            with postgres.temporary_server() as url:
+                yield from _client(load_settings(database_url=url), matcher)
+        else:
+            yield from _client(load_settings(database_url=f"sqlite:///{home / 'test.db'}"), matcher)
+    finally:
+        os.environ.pop("LIFECERT_HOME", None)
+
+
+def _client(settings, matcher: FaceMatcher) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    app = create_app(replace(settings, rate_per_minute=10_000, max_video_bytes=5_000_000), matcher)
+    service = app.state.service
+    service.challenges = BlinkOnlyChallenges()
+    keys = {role: ensure_client(service, f"test-{role}", role) for role in ("kiosk", "app", "staff", "admin")}
+    with TestClient(app) as tc:
+        tc.keys = keys  # type: ignore[attr-defined]
+        tc.service = service  # type: ignore[attr-defined]
+        yield tc
+    app.state.db.engine.dispose()
+
+
+def h(tc: TestClient, role: str) -> dict[str, str]:
+    return {"X-API-Key": tc.keys[role]}  # type: ignore[attr-defined]
+
+
+def new_id() -> str:
+    return "1101011950" + f"{secrets.randbelow(10**8):08d}"
+
+
+def jpeg(image) -> bytes:  # type: ignore[no-untyped-def]
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def recent_start() -> str:
+    # Benefits began half a year ago: a first certification is due, with no 24-month review.
+    return (date.today() - timedelta(days=180)).isoformat()
+
+
+def enrol(
+    tc: TestClient, name: str, photo: bytes, category: str = "retiree", start: str | None = None
+) -> tuple[str, int]:
+    idn = new_id()
+    begun = start or recent_start()
+    csv_text = f"id_number,name,category,benefit_start,phone\n{idn},{name},{category},{begun},13900000000\n"
+    r = tc.post("/v1/persons/import", headers=h(tc, "staff"), files={"file": ("p.csv", csv_text)})
+    assert r.status_code == 200 and r.json()["imported"] == 1, r.text
+    person_id = tc.get("/v1/persons", headers=h(tc, "staff"), params={"q": idn}).json()[0]["person_id"]
+    r = tc.post(
+        f"/v1/persons/{person_id}/id-photo", headers=h(tc, "staff"), files={"photo": ("id.jpg", photo)}
+    )
+    assert r.status_code == 200, r.text
+    return idn, person_id
+
+
+def clip(name: str) -> bytes:
+    return (TALKING / f"liveportrait_driving_{name}.mp4").read_bytes()
+
+
+def frame_of(name: str, index: int = 5) -> bytes:
+    """A frame from the start of the footage; the clip's best frame comes from elsewhere in it."""
+    return jpeg(read_video(TALKING / f"liveportrait_driving_{name}.mp4", with_audio=False).frames[index])
+
+
+def photo(name: str) -> bytes:
+    return (PHOTOS / name).read_bytes()
+
+
+def submit(tc: TestClient, sid: str, data: bytes, role: str = "kiosk", window: float = 3.0):  # type: ignore[no-untyped-def]
+    return tc.post(
+        f"/v1/sessions/{sid}/response", headers=h(tc, role), files={"video": ("clip.mp4", data, "video/mp4")}
+    )
+
+
+def start(tc: TestClient, idn: str, name: str, role: str = "kiosk", channel: str = "kiosk", **extra: object):  # type: ignore[no-untyped-def]
+    return tc.post(
+        "/v1/sessions",
+        headers=h(tc, role),
+        json={"id_number": idn, "name": name, "channel": channel, "consent": True, **extra},
+    )
+
+
+def test_every_endpoint_needs_a_key_and_the_right_role(client: TestClient) -> None:
+    r = client.post("/v1/lookup", json={"id_number": new_id(), "name": "x"})
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "unauthenticated" and r.json()["message_zh"]
+    assert client.get("/v1/lists/overdue", headers=h(client, "kiosk")).status_code == 403
+    assert client.get("/v1/audit", headers=h(client, "staff")).status_code == 403
+    assert client.get("/v1/lists/overdue", headers={"X-API-Key": "lc_forged"}).status_code == 401
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert "/v1/sessions/{session_id}/response" in client.get("/openapi.json").json()["paths"]
+
+
+def test_csv_import_reports_bad_rows_and_imports_the_good_ones(client: TestClient) -> None:
+    good = new_id()
+    text = (
+        "id_number,name,category,benefit_start,phone\n"
+        f"{good},孙大爷,retiree,2016-01-01,13900000001\n"
+        "12345,短号,retiree,2016-01-01,\n"
+        f"{new_id()},未知类别,pensioner,2016-01-01,\n"
+        f"{new_id()},坏日期,retiree,2016-13-01,\n"
+        f"{good},重复,retiree,2016-01-01,\n"
+    )
+    r = client.post("/v1/persons/import", headers=h(client, "staff"), files={"file": ("p.csv", text)})
+    body = r.json()
+    assert body["imported"] == 1
+    assert [e["line"] for e in body["errors"]] == [3, 4, 5, 6]
+    bad = client.post(
+        "/v1/persons/import", headers=h(client, "staff"), files={"file": ("p.csv", "a,b\n1,2\n")}
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_id_photo_is_quality_gated(client: TestClient) -> None:
+    idn = new_id()
+    client.post(
+        "/v1/persons/import",
+        headers=h(client, "staff"),
+        files={"file": ("p.csv", f"id_number,name,category,benefit_start\n{idn},周,retiree,2016-01-01\n")},
+    )
+    pid = client.get("/v1/persons", headers=h(client, "staff"), params={"q": idn}).json()[0]["person_id"]
+    a, b = (
+        cv2.imread(str(DATA / "faces/deepface/img1.jpg")),
+        cv2.imread(str(DATA / "faces/deepface/img3.jpg")),
+    )
+    two = cv2.hconcat([cv2.resize(a, (500, 676)), cv2.resize(b, (500, 676))])
+    r = client.post(
+        f"/v1/persons/{pid}/id-photo", headers=h(client, "staff"), files={"photo": ("x.jpg", jpeg(two))}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "several_faces"
+    r = client.post(
+        f"/v1/persons/{pid}/id-photo", headers=h(client, "staff"), files={"photo": ("x.jpg", b"GIF89a")}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "not_an_image"
+
+
+def test_self_certification_passes_once_and_sets_due_and_payment(client: TestClient) -> None:
+    clip_bytes = clip("d0")
+    client.service.challenges.window = CLIPS["d0"]  # type: ignore[attr-defined]
+    idn, pid = enrol(client, "钱老师", frame_of("d0"))
+    r = start(client, idn, "钱老师")
+    assert r.status_code == 200, r.text
+    session_id = r.json()["session_id"]
+    r = client.post(
+        f"/v1/sessions/{session_id}/response",
+        headers=h(client, "kiosk"),
+        files={"video": ("clip.mp4", clip_bytes, "video/mp4")},
+    )
+    body = r.json()
+    assert r.status_code == 200 and body["outcome"] == "passed", body
+    today = date.today()
+    assert date.fromisoformat(body["next_due"]) >= today + timedelta(days=360)
+    assert date.fromisoformat(body["payment_date"]) >= today
+    again = client.post(
+        f"/v1/sessions/{session_id}/response",
+        headers=h(client, "kiosk"),
+        files={"video": ("clip.mp4", clip_bytes, "video/mp4")},
+    )
+    assert again.status_code == 409 and again.json()["code"] == "session_used"
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        assert (
+            s.execute(select(func.count(Certification.id)).where(Certification.person_id == pid)).scalar()
+            == 1
+        )
+    history = client.get(f"/v1/persons/{pid}", headers=h(client, "staff")).json()
+    assert history["certifications"][0]["channel"] == "kiosk"
+    assert {r["source"] for r in history["references"]} == {"id_photo", "live_capture"}
+
+
+def test_photo_held_up_fails_with_a_reason_and_no_certification(client: TestClient, tmp_path: Path) -> None:
+    client.service.challenges.window = 3.0  # type: ignore[attr-defined]
+    idn, pid = enrol(client, "吴阿姨", photo("img15.jpg"))
+    still = attacks.photo_video(cv2.imread(str(PHOTOS / "img15.jpg")), 3.0, moving=True)
+    path = tmp_path / "still.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, still.frames[0].shape[1::-1])
+    for f in still.frames:
+        writer.write(f)
+    writer.release()
+    session_id = start(client, idn, "吴阿姨").json()["session_id"]
+    r = client.post(
+        f"/v1/sessions/{session_id}/response",
+        headers=h(client, "kiosk"),
+        files={"video": ("still.mp4", path.read_bytes(), "video/mp4")},
+    )
+    body = r.json()
+    assert body["outcome"] == "failed"
+    codes = {reason["code"] for reason in body["reasons"]}
+    assert "no_live_motion" in codes and "blink_not_seen" in codes
+    assert all(reason["zh"] for reason in body["reasons"])
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        assert (
+            s.execute(select(func.count(Certification.id)).where(Certification.person_id == pid)).scalar()
+            == 0
+        )
+
+
+def test_uploads_are_checked_by_bytes_and_size(client: TestClient) -> None:
+    idn, _ = enrol(client, "郑先生", photo("img18.jpg"))
+    sid = start(client, idn, "郑先生").json()["session_id"]
+    r = client.post(
+        f"/v1/sessions/{sid}/response",
+        headers=h(client, "kiosk"),
+        files={"video": ("clip.mp4", b"this is not a video at all", "video/mp4")},
+    )
+    assert r.status_code == 415 and r.json()["code"] == "bad_upload"
+    big = b"\x00\x00\x00\x18ftypmp42" + b"0" * 5_000_100
+    r = client.post(
+        f"/v1/sessions/{sid}/response", headers=h(client, "kiosk"), files={"video": ("c.mp4", big)}
+    )
+    assert r.status_code == 413
+
+
+def test_expired_session_is_refused(client: TestClient) -> None:
+    clip_bytes = clip("d0")
+    idn, _ = enrol(client, "冯奶奶", photo("img20.jpg"))
+    sid = start(client, idn, "冯奶奶").json()["session_id"]
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        s.execute(
+            update(ChallengeSession)
+            .where(ChallengeSession.id == sid)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    r = client.post(
+        f"/v1/sessions/{sid}/response",
+        headers=h(client, "kiosk"),
+        files={"video": ("clip.mp4", clip_bytes, "video/mp4")},
+    )
+    assert r.status_code == 410 and r.json()["code"] == "session_expired"
+
+
+def test_proxy_certifies_a_linked_person_with_the_persons_face(client: TestClient) -> None:
+    clip_bytes = clip("d18")
+    client.service.challenges.window = CLIPS["d18"]  # type: ignore[attr-defined]
+    idn, pid = enrol(client, "陈爷爷", frame_of("d18"))
+    proxy = client.post(
+        "/v1/proxies",
+        headers=h(client, "app"),
+        json={"id_number": new_id(), "name": "陈小明", "phone": "13700000000"},
+    ).json()["proxy_id"]
+    other = client.post(
+        "/v1/proxies",
+        headers=h(client, "app"),
+        json={"id_number": new_id(), "name": "路人", "phone": "13700000001"},
+    ).json()["proxy_id"]
+    assert start(client, idn, "陈爷爷", role="app", channel="phone", proxy_id=other).status_code == 403
+    r = client.post(
+        f"/v1/proxies/{proxy}/persons",
+        headers=h(client, "app"),
+        json={"id_number": idn, "name": "陈爷爷", "relationship": "son", "consent": True},
+    )
+    assert r.status_code == 200
+    sid = start(client, idn, "陈爷爷", role="app", channel="phone", proxy_id=proxy).json()["session_id"]
+    body = client.post(
+        f"/v1/sessions/{sid}/response",
+        headers=h(client, "app"),
+        files={"video": ("clip.mp4", clip_bytes, "video/mp4")},
+    ).json()
+    assert body["outcome"] == "passed", body
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        cert = s.execute(select(Certification).where(Certification.person_id == pid)).scalar_one()
+        assert cert.proxy_id == proxy and cert.channel == "phone"
+
+
+def test_deceased_person_is_refused_and_flagged(client: TestClient) -> None:
+    idn, pid = enrol(client, "褚先生", photo("img22.jpg"))
+    r = client.post(
+        "/v1/deaths/import",
+        headers=h(client, "staff"),
+        files={"file": ("d.csv", f"id_number,died_on,source\n{idn},2025-01-02,hospital\n")},
+    )
+    assert r.json()["recorded"] == 1
+    r = start(client, idn, "褚先生")
+    assert r.status_code == 409 and r.json()["code"] == "person_deceased"
+    reviews = client.get("/v1/reviews", headers=h(client, "staff")).json()
+    assert any(rv["person_id"] == pid and rv["kind"] == "deceased_attempt" for rv in reviews)
+
+
+def test_remote_assisted_form_is_approved_by_staff(client: TestClient) -> None:
+    _, pid = enrol(client, "卫女士", photo("img24.jpg"))
+    r = client.post(
+        f"/v1/persons/{pid}/remote-form",
+        headers=h(client, "staff"),
+        files={"scan": ("form.pdf", b"%PDF-1.4 scanned form")},
+        data={"note": "agency in Hainan"},
+    )
+    review_id = r.json()["review_id"]
+    r = client.post(f"/v1/reviews/{review_id}/decision", headers=h(client, "staff"), json={"approve": True})
+    assert r.json()["status"] == "approved" and r.json()["certification_id"]
+    again = client.post(
+        f"/v1/reviews/{review_id}/decision", headers=h(client, "staff"), json={"approve": True}
+    )
+    assert again.status_code == 409
+
+
+def test_status_lists_and_csv_export(client: TestClient) -> None:
+    idn = new_id()
+    client.post(
+        "/v1/persons/import",
+        headers=h(client, "staff"),
+        files={
+            "file": (
+                "p.csv",
+                f"id_number,name,category,benefit_start,phone\n{idn},蒋,retiree,2015-01-01,13911112222\n",
+            )
+        },
+    )
+    overdue = client.get("/v1/lists/overdue", headers=h(client, "staff")).json()
+    assert any(row["name"] == "蒋" and row["status"] in ("suspended", "needs_review") for row in overdue)
+    csv_text = client.get("/v1/lists/overdue", headers=h(client, "staff"), params={"format": "csv"}).text
+    assert csv_text.splitlines()[0].startswith("person_id,name,phone") and "13911112222" in csv_text
+    soon = client.get("/v1/lists/due-soon", headers=h(client, "staff"), params={"on": "2016-01-20"}).json()
+    assert any(row["name"] == "蒋" for row in soon)
+
+
+def test_audit_chain_is_intact_and_holds_no_id_numbers(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    idn = new_id()
+    client.post(
+        "/v1/persons/import",
+        headers=h(client, "staff"),
+        files={"file": ("p.csv", f"id_number,name,category,benefit_start\n{idn},沈,retiree,2015-01-01\n")},
+    )
+    client.post("/v1/lookup", headers=h(client, "kiosk"), json={"id_number": idn, "name": "沈"})
+    body = client.get("/v1/audit", headers=h(client, "admin")).json()
+    assert body["chain_intact"] is True and body["entries"]
+    assert idn not in str(body) and idn not in caplog.text
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        person = s.execute(select(Person).where(Person.name == "沈")).scalar_one()
+        assert idn not in person.id_encrypted and idn != person.id_hash
+        assert s.execute(select(func.count(AuditEntry.id))).scalar() >= 2
+
+
+def test_failed_import_leaves_nothing_half_written(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api import audit
+
+    idn = new_id()
+
+    def broken_append(*_a: object, **_k: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "append", broken_append)
+    with pytest.raises(RuntimeError):
+        client.post(
+            "/v1/persons/import",
+            headers=h(client, "staff"),
+            files={
+                "file": ("p.csv", f"id_number,name,category,benefit_start\n{idn},韩,retiree,2015-01-01\n")
+            },
+        )
+    monkeypatch.undo()
+    assert client.get("/v1/persons", headers=h(client, "staff"), params={"q": idn}).json() == []
+
+
+def test_a_face_that_matches_another_persons_photo_goes_to_review(client: TestClient) -> None:
+    """Impersonation: the live face matches someone else on the register as well as its own."""
+    client.service.challenges.window = CLIPS["d12"]  # type: ignore[attr-defined]
+    enrol(client, "楚甲", frame_of("d12", 5))
+    idn, pid = enrol(client, "楚乙", frame_of("d12", 20))
+    sid = start(client, idn, "楚乙").json()["session_id"]
+    body = submit(client, sid, clip("d12")).json()
+    assert body["outcome"] == "review", body
+    assert any(r["code"] == "needs_staff_review" for r in body["reasons"])
+    reviews = client.get("/v1/reviews", headers=h(client, "staff")).json()
+    review = next(r for r in reviews if r["person_id"] == pid)
+    assert review["kind"] == "possible_impersonation"
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        assert (
+            s.execute(select(func.count(Certification.id)).where(Certification.person_id == pid)).scalar()
+            == 0
+        )
+    approved = client.post(
+        f"/v1/reviews/{review['id']}/decision",
+        headers=h(client, "staff"),
+        json={"approve": True, "note": "twins; checked ID at the counter"},
+    ).json()
+    assert approved["certification_id"]
+
+
+def test_counter_certification_is_staff_only(client: TestClient) -> None:
+    idn, _ = enrol(client, "秦", photo("img26.jpg"))
+    r = start(client, idn, "秦", role="kiosk", channel="counter")
+    assert r.status_code == 403
+    assert start(client, idn, "秦", role="staff", channel="counter").status_code == 200
