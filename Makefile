@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: run test install models lint bench bench-speed bench-peer bench-liveness bench-liveness-speed clean
+.PHONY: run test install models postgres lint bench bench-speed bench-peer bench-liveness bench-liveness-speed clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,21 @@ models: install
 	  apt-get update -qq && apt-get install -y -qq npm; }
 	$(LIFECERT) models install
 
-# The main job available so far: verify two real photos, then benchmark the shared pairs.
+# The main job: the certification service on the embedded default (SQLite under
+# $LIFECERT_HOME), seeded with demo persons whose ID photos come from $(DATA).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: models
-	$(LIFECERT) verify $(DATA)/faces/deepface/img1.jpg $(DATA)/faces/deepface/img2.jpg || test $$? -eq 1
-	$(LIFECERT) bench $(DATA)/faces/pairs.csv --root $(DATA)/faces --out $(REPORTS)/bench-fast
+	$(LIFECERT) serve --demo --data $(DATA) --host $(HOST) --port $(PORT)
 
-test: models
+# The storage and API tests also run on a real PostgreSQL server started from Debian's
+# packages; install them when missing (as root), else those tests skip with the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "PostgreSQL not installed and not root: its tests will be skipped"
+
+test: models postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 

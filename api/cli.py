@@ -339,7 +339,10 @@ def serve(
     from api.settings import load_settings
 
     settings = load_settings(demo=demo)
-    application = create_app(settings)
+    try:
+        application = create_app(settings)
+    except ModelError as exc:
+        raise _fail(str(exc)) from exc
     if demo:
         keys = seed_demo(application.state.service, data)
         err.print(f"demo keys (also in {settings.home / 'demo-keys.json'}):")

@@ -7,6 +7,7 @@ read from the shared test folder at start-up, embedded, and not copied anywhere.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,6 +23,9 @@ DEMO_PEOPLE = (
     ("110101195212120033", "王志强", "work_injury", "2019-01-01", "13800000003", "img8.jpg"),
     ("11010119450303004X", "赵桂兰", "enterprise_survivor", "2020-05-01", "13800000004", "img13.jpg"),
 )
+# Days since each demo person last certified at the counter: due soon, active, suspended
+# (back pay on return), and more than 24 months (staff review of a proof).
+DEMO_LAST_CERTIFIED_DAYS_AGO = (350, 90, 430, 800)
 
 
 def ensure_client(service: CertificationService, name: str, role: str) -> str | None:
@@ -57,11 +61,23 @@ def seed_demo(service: CertificationService, data_dir: Path) -> dict[str, str]:
         if missing:
             rows = "\n".join(f"{i},{n},{c},{b},{ph}" for i, n, c, b, ph, _ in missing)
             service.import_persons(s, "id_number,name,category,benefit_start,phone\n" + rows, "demo")
-    for id_number, *_rest, photo in DEMO_PEOPLE:
+    with service.db.transaction() as s:
+        staff = s.execute(select(Client).where(Client.name == "demo-staff")).scalar_one()
+    for (id_number, *_rest, photo), days in zip(DEMO_PEOPLE, DEMO_LAST_CERTIFIED_DAYS_AGO, strict=True):
         with service.db.transaction() as s:
             person = s.execute(
                 select(Person).where(Person.id_hash == service.id_hash(id_number))
             ).scalar_one()
             if not person.references and (data_dir / "faces/deepface" / photo).is_file():
                 service.enrol_photo(s, person, (data_dir / "faces/deepface" / photo).read_bytes(), "demo")
+            if not person.certifications:
+                service.record_certification(
+                    s,
+                    person,
+                    date.today() - timedelta(days=days),
+                    channel="counter",
+                    method="staff_assisted",
+                    staff=staff,
+                    evidence={"demo": True},
+                )
     return keys

@@ -24,7 +24,7 @@ def plot_series(results: dict[str, LivenessResult], path: Path) -> None:
         if track is None:
             continue
         t = track.times
-        ax.plot(t, track.series("ear"), label="eye openness (EAR)")
+        ax.plot(t, track.series("ear_open_eye"), label="eye openness (EAR, more open eye)")
         ax.plot(t, track.series("mar"), label="mouth opening (MAR)")
         blink = next((c for c in res.checks if c.name == "blink"), None)
         if blink is not None:

@@ -448,6 +448,31 @@ class CertificationService:
             result.certification_id = cert.id
         return result
 
+    def record_certification(
+        self,
+        s: Session,
+        person: Person,
+        on: date,
+        *,
+        channel: str,
+        method: str,
+        staff: Client,
+        evidence: dict[str, object] | None = None,
+    ) -> Certification:
+        """A certification staff record directly (counter paperwork, demo history)."""
+        return self._certify(
+            s,
+            person,
+            on,
+            channel=channel,
+            method=method,
+            attempt=None,
+            proxy_id=None,
+            staff=staff,
+            actor=staff.name,
+            evidence=evidence,
+        )
+
     def _certify(
         self,
         s: Session,

@@ -17,8 +17,10 @@ from models.store import ModelStore
 
 
 def default_threads() -> int:
-    """Intra-op threads per model. One thread measured fastest per face here (BENCHMARKS.md)."""
-    return int(os.environ.get("LIFECERT_THREADS", "1"))
+    """Intra-op threads per model (``LIFECERT_THREADS``). Two threads with spinning off gave
+    11.0 ms per face against 14.9 ms with one on 2 cores (BENCHMARKS.md); the benchmark's
+    parallel workers ask for one thread each instead."""
+    return int(os.environ.get("LIFECERT_THREADS", "2"))
 
 
 class ModelRunner(Protocol):
