@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: run test install models postgres lint bench bench-speed bench-peer bench-liveness bench-liveness-speed clean
+.PHONY: run test install models postgres lint bench bench-speed bench-peer bench-liveness bench-liveness-speed bench-load clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,3 +76,7 @@ bench-liveness: models
 	  --blink-labels tests/data/blink_labels.csv --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof
 bench-liveness-speed: models
 	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid
+
+# Service load on loopback: simulated phones completing certifications, SQLite and PostgreSQL.
+bench-load: models postgres
+	$(PY) benchmarks/load.py $(DATA) --phones 4 --rounds 3

@@ -88,6 +88,10 @@ class SessionOut(BaseModel):
     language: str
 
 
+class PhoneIn(BaseModel):
+    phone: str = Field(min_length=7, max_length=15, pattern=r"^\d+$")
+
+
 class DecisionIn(BaseModel):
     approve: bool
     note: str = Field(default="", max_length=500)
@@ -359,6 +363,26 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
         with db.transaction() as s:
             report = service.import_deaths(s, text, client.name)
             return {"recorded": report.imported, "errors": report.errors}
+
+    @app.post("/v1/alive-records/import", tags=["staff"])
+    async def alive_records(
+        client: Annotated[Client, Depends(staff_only)], file: Annotated[UploadFile, File()]
+    ) -> dict:  # type: ignore[type-arg]
+        """Data comparison (数据比对): CSV id_number,seen_on[,source]; counts where the policy allows."""
+        text = (await file.read(5 * 1024 * 1024)).decode("utf-8-sig", errors="replace")
+        with db.transaction() as s:
+            report = service.import_alive_records(s, text, client)
+            return {"certified": report.imported, "errors": report.errors}
+
+    @app.patch("/v1/persons/{person_id}/phone", tags=["staff"])
+    def fix_phone(person_id: int, body: PhoneIn, client: Annotated[Client, Depends(staff_only)]) -> dict:  # type: ignore[type-arg]
+        """Reminders go by SMS to the phone on record, so a wrong number must be fixable."""
+        with db.transaction() as s:
+            person = s.get(Person, person_id)
+            if person is None:
+                raise E.ServiceError(404, E.NOT_FOUND)
+            service.update_phone(s, person, body.phone, client)
+            return {"updated": True}
 
     @app.get("/v1/lists/{which}", tags=["staff"])
     def status_list(

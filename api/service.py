@@ -639,6 +639,51 @@ class CertificationService:
             report.imported += 1
         return report
 
+    def import_alive_records(self, s: Session, text: str, staff: Client) -> ImportReport:
+        """Data comparison (数据比对): a trusted record of the person alive counts as a
+        certification on its date, where the person's policy allows it."""
+        report = ImportReport(0)
+        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            try:
+                seen = date.fromisoformat((row.get("seen_on") or "").strip())
+            except ValueError:
+                report.errors.append({"line": line, "error": "seen_on must be YYYY-MM-DD"})
+                continue
+            person = s.execute(
+                select(Person).where(Person.id_hash == self.id_hash(row.get("id_number") or ""))
+            ).scalar_one_or_none()
+            if person is None:
+                report.errors.append({"line": line, "error": "no such person"})
+            elif person.deceased_on is not None:
+                report.errors.append({"line": line, "error": "person is recorded as deceased"})
+            elif not self.policy_for(person).allow_data_comparison:
+                report.errors.append(
+                    {"line": line, "error": f"policy {person.policy} does not accept data comparison"}
+                )
+            elif seen > utcnow().date():
+                report.errors.append({"line": line, "error": "seen_on is in the future"})
+            else:
+                self._certify(
+                    s,
+                    person,
+                    seen,
+                    channel="data",
+                    method="data_comparison",
+                    attempt=None,
+                    proxy_id=None,
+                    staff=staff,
+                    actor=staff.name,
+                    evidence={"source": (row.get("source") or "")[:50]},
+                )
+                report.imported += 1
+        return report
+
+    def update_phone(self, s: Session, person: Person, phone: str, staff: Client) -> None:
+        if not phone.isdigit() or not 7 <= len(phone) <= 15:
+            raise E.ServiceError(422, E.INVALID, "phone must be 7-15 digits")
+        person.phone = phone
+        audit.append(s, staff.name, "phone_updated", person.id)
+
     # ---- staff lists ---------------------------------------------------------------
     def people_with_status(self, s: Session, today: date, statuses: set[str]) -> list[tuple[Person, object]]:
         out = []

@@ -457,3 +457,70 @@ def test_counter_certification_is_staff_only(client: TestClient) -> None:
     r = start(client, idn, "秦", role="kiosk", channel="counter")
     assert r.status_code == 403
     assert start(client, idn, "秦", role="staff", channel="counter").status_code == 200
+
+
+def test_data_comparison_counts_where_the_policy_allows(client: TestClient) -> None:
+    idn, ida = new_id(), new_id()
+    text = (
+        "id_number,name,category,benefit_start,policy\n"
+        f"{idn},数据甲,retiree,{recent_start()},national-default\n"
+        f"{ida},数据乙,retiree,{recent_start()},arxan-2023\n"
+    )
+    client.post("/v1/persons/import", headers=h(client, "staff"), files={"file": ("p.csv", text)})
+    seen = (date.today() - timedelta(days=3)).isoformat()
+    records = (
+        f"id_number,seen_on,source\n{idn},{seen},hospital settlement\n{ida},{seen},hospital settlement\n"
+    )
+    r = client.post(
+        "/v1/alive-records/import", headers=h(client, "staff"), files={"file": ("a.csv", records)}
+    )
+    body = r.json()
+    assert body["certified"] == 1
+    assert body["errors"] == [{"line": 3, "error": "policy arxan-2023 does not accept data comparison"}]
+
+
+def test_staff_fix_a_wrong_phone_number(client: TestClient) -> None:
+    idn = new_id()
+    client.post(
+        "/v1/persons/import",
+        headers=h(client, "staff"),
+        files={
+            "file": (
+                "p.csv",
+                f"id_number,name,category,benefit_start,phone\n{idn},电话,retiree,2016-01-01,13000000000\n",
+            )
+        },
+    )
+    pid = client.get("/v1/persons", headers=h(client, "staff"), params={"q": idn}).json()[0]["person_id"]
+    assert (
+        client.patch(
+            f"/v1/persons/{pid}/phone", headers=h(client, "staff"), json={"phone": "abc"}
+        ).status_code
+        == 422
+    )
+    assert client.patch(
+        f"/v1/persons/{pid}/phone", headers=h(client, "staff"), json={"phone": "13122223333"}
+    ).json()
+    assert client.get(f"/v1/persons/{pid}", headers=h(client, "staff")).json()["phone"] == "13122223333"
+    assert (
+        client.patch(
+            f"/v1/persons/{pid}/phone", headers=h(client, "kiosk"), json={"phone": "13122223333"}
+        ).status_code
+        == 403
+    )
+
+
+def test_each_client_is_rate_limited(
+    tmp_path: Path, matcher: FaceMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    settings = replace(load_settings(database_url=f"sqlite:///{tmp_path / 'r.db'}"), rate_per_minute=3)
+    app = create_app(settings, matcher)
+    kiosk = ensure_client(app.state.service, "kiosk-1", "kiosk")
+    other = ensure_client(app.state.service, "kiosk-2", "kiosk")
+    body = {"id_number": new_id(), "name": "x"}
+    with TestClient(app) as tc:
+        codes = [tc.post("/v1/lookup", headers={"X-API-Key": kiosk}, json=body).status_code for _ in range(4)]
+        assert codes == [404, 404, 404, 429]
+        assert tc.post("/v1/lookup", headers={"X-API-Key": other}, json=body).status_code == 404
+    app.state.db.engine.dispose()

@@ -46,6 +46,7 @@ class Policy:
     review_after_months: int = 24
     payday_cutoff_day: int = 28
     late_payment_day: int = 20
+    allow_data_comparison: bool = False
 
     def rule_for(self, category: str) -> CycleRule:
         if category not in self.rules:
@@ -82,6 +83,7 @@ def parse_policy(text: str, origin: str) -> Policy:
         review_after_months=int(data.get("review_after_months", 24)),
         payday_cutoff_day=cutoff,
         late_payment_day=int(data.get("late_payment_day", 20)),
+        allow_data_comparison=bool(data.get("allow_data_comparison", False)),
     )
 
 
