@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: run test install models postgres lint bench bench-speed bench-peer bench-liveness bench-liveness-speed bench-load clean
+.PHONY: run test install models postgres browser lint bench bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-kiosk clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,15 @@ postgres:
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "PostgreSQL not installed and not root: its tests will be skipped"
 
-test: models postgres
+# The kiosk page is tested in Debian's Chromium (Playwright drives it; its own browser
+# download is not used) with a CJK font for readable screenshots.
+browser:
+	@{ command -v chromium >/dev/null && fc-list | grep -qi "wqy\|noto sans cjk"; } || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } || \
+	  echo "chromium not installed and not root: the browser tests will be skipped"
+
+test: models postgres browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
@@ -80,3 +88,5 @@ bench-liveness-speed: models
 # Service load on loopback: simulated phones completing certifications, SQLite and PostgreSQL.
 bench-load: models postgres
 	$(PY) benchmarks/load.py $(DATA) --phones 4 --rounds 3
+bench-kiosk: models browser
+	$(PY) benchmarks/kiosk_timing.py --runs 3

@@ -11,12 +11,14 @@ import io
 import logging
 from collections.abc import Callable
 from datetime import date
+from importlib import resources
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
@@ -125,7 +127,7 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
             422, E.INVALID.code, E.INVALID.en, E.INVALID.zh, f"invalid fields: {', '.join(fields)}"
         )
 
-    def caller(*roles: str) -> Callable[..., Client]:
+    def caller(*roles: str, limiter: RateLimiter = limiter) -> Callable[..., Client]:
         def dependency(key: Annotated[str | None, Depends(api_key_header)]) -> Client:
             if not key:
                 raise E.ServiceError(401, E.UNAUTHENTICATED)
@@ -145,6 +147,9 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
 
     frontline = caller("kiosk", "app", "staff")
     staff_only = caller("staff")
+    # Live camera advice polls about once a second: its own, more generous budget.
+    preview_limiter = RateLimiter(max(settings.rate_per_minute, 120))
+    preview_caller = caller("kiosk", "app", "staff", limiter=preview_limiter)
 
     def person_out(person: Person) -> PersonOut:
         a = assess(service.policy_for(person), service.record_of(person), date.today())
@@ -162,6 +167,22 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/v1/whoami", tags=["certification"])
+    def whoami(client: Annotated[Client, Depends(frontline)]) -> dict[str, str]:
+        """The calling client's name and role (the kiosk page adapts its channel to it)."""
+        return {"name": client.name, "role": client.role}
+
+    @app.post("/v1/preview", tags=["certification"])
+    async def preview(
+        client: Annotated[Client, Depends(preview_caller)], frame: Annotated[UploadFile, File()]
+    ) -> dict[str, object]:
+        """Live advice while the person lines up: one camera frame in, one short message out.
+
+        Advice only (nothing is stored or logged); the real checks run on the uploaded clip.
+        """
+        data = await frame.read(2 * 1024 * 1024 + 1)
+        return service.preview(data)
+
     @app.post("/v1/lookup", tags=["certification"], response_model=PersonOut)
     def lookup(body: LookupIn, client: Annotated[Client, Depends(frontline)]) -> PersonOut:
         """Find a person by ID number and name (both must match)."""
@@ -171,7 +192,9 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
             return person_out(person)
 
     @app.post("/v1/proxies", tags=["proxy"])
-    def register_proxy(body: ProxyIn, client: Annotated[Client, Depends(caller("app"))]) -> dict[str, int]:
+    def register_proxy(
+        body: ProxyIn, client: Annotated[Client, Depends(caller("app", "kiosk"))]
+    ) -> dict[str, int]:
         """A relative or friend registers once to certify others (代他人认证)."""
         with db.transaction() as s:
             proxy = service.register_proxy(s, body.id_number, body.name, body.phone, client.name)
@@ -179,7 +202,7 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
 
     @app.post("/v1/proxies/{proxy_id}/persons", tags=["proxy"])
     def link_proxy(
-        proxy_id: int, body: ProxyLinkIn, client: Annotated[Client, Depends(caller("app"))]
+        proxy_id: int, body: ProxyLinkIn, client: Annotated[Client, Depends(caller("app", "kiosk"))]
     ) -> dict:  # type: ignore[type-arg]
         if not body.consent:
             raise E.ServiceError(422, E.CONSENT_REQUIRED)
@@ -456,6 +479,8 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
                 ],
             }
 
+    web = resources.files("api").joinpath("web")
+    app.mount("/kiosk", StaticFiles(directory=str(web), html=True), name="kiosk")
     return app
 
 

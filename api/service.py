@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -76,6 +77,7 @@ class Outcome:
     payment_date: date | None = None
     back_paid_months: list[list[int]] = field(default_factory=list)
     certification_id: int | None = None
+    analysis_ms: float | None = None
 
 
 class CertificationService:
@@ -295,6 +297,24 @@ class CertificationService:
         )
         return cs, challenge
 
+    def preview(self, image: bytes) -> dict[str, object]:
+        """One camera frame -> the most useful piece of advice (no storage, no logging)."""
+        try:
+            frame = decode_image(image, max_bytes=2 * 1024 * 1024)
+            face = self.matcher.analyse(frame, Role.PROBE, embed=False)
+        except MatcherError as exc:
+            return {"code": exc.reason.code, "message_zh": exc.reason.zh, "message_en": exc.reason.en}
+        if face.quality.faces > 1:
+            return {
+                "code": "several_faces",
+                "message_zh": "画面中只能有一个人",
+                "message_en": "One face only",
+            }
+        if face.quality.reasons:
+            r = face.quality.reasons[0]
+            return {"code": r.code, "message_zh": r.zh, "message_en": r.en}
+        return {"code": "ok", "message_zh": "位置合适", "message_en": "Good position"}
+
     def claim_session(
         self, s: Session, session_id: str, client: Client
     ) -> tuple[ChallengeSession, list[np.ndarray]]:
@@ -328,11 +348,18 @@ class CertificationService:
                 clip = read_video(Path(tmp.name))
             except MatcherError as exc:
                 return {"liveness": None, "error": exc.reason, "score": None, "embedding": None}
+        t0 = time.perf_counter()
         result = self.analyzer.analyse(clip, challenge)
         score = None
         if result.best_embedding is not None and references:
             score = max(self.matcher.compare(r, result.best_embedding) for r in references)
-        return {"liveness": result, "error": None, "score": score, "embedding": result.best_embedding}
+        return {
+            "liveness": result,
+            "error": None,
+            "score": score,
+            "embedding": result.best_embedding,
+            "analysis_ms": (time.perf_counter() - t0) * 1000,
+        }
 
     def record(
         self,
@@ -401,6 +428,7 @@ class CertificationService:
             score=None if score is None else round(float(score), 4),
         )  # type: ignore[arg-type]
         result = Outcome(outcome, attempt.id, reasons, None if score is None else float(score))  # type: ignore[arg-type]
+        result.analysis_ms = judged.get("analysis_ms")  # type: ignore[assignment]
         if outcome == "review":
             kind = "possible_impersonation" if fraud else "24_month_rule"
             s.add(

@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -159,6 +160,7 @@ def main() -> None:
     args = ap.parse_args()
     matcher = FaceMatcher()
     rows = [run_backend("sqlite", "", args.data, args.phones, args.rounds, matcher)]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' PostgreSQL helper
     from tests import postgres
 
     reason = postgres.available()
