@@ -14,6 +14,7 @@ import io
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -646,21 +647,36 @@ class CertificationService:
             evidence={"review": review.id, "note": note[:500]},
         )
 
-    def import_deaths(self, s: Session, text: str, actor: str) -> ImportReport:
-        """Death records (数据比对): payments stop; later attempts are refused and flagged."""
-        report = ImportReport(0)
+    def _dated_person_rows(
+        self, s: Session, text: str, date_field: str, report: ImportReport
+    ) -> Iterator[tuple[Person, date, dict[str, str]]]:
+        """Rows of ``id_number,<date_field>[,source]`` resolved to persons; bad rows go to ``report``."""
         for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
             try:
-                died = date.fromisoformat((row.get("died_on") or "").strip())
+                when = date.fromisoformat((row.get(date_field) or "").strip())
             except ValueError:
-                report.errors.append({"line": line, "error": "died_on must be YYYY-MM-DD"})
+                report.errors.append({"line": line, "error": f"{date_field} must be YYYY-MM-DD"})
                 continue
             person = s.execute(
                 select(Person).where(Person.id_hash == self.id_hash(row.get("id_number") or ""))
             ).scalar_one_or_none()
+            problem = None
             if person is None:
-                report.errors.append({"line": line, "error": "no such person"})
+                problem = "no such person"
+            elif person.deceased_on is not None:
+                problem = "person is already recorded as deceased"
+            elif when > utcnow().date():
+                problem = f"{date_field} is in the future"
+            if problem is not None:
+                report.errors.append({"line": line, "error": problem})
                 continue
+            row["_line"] = str(line)
+            yield person, when, row  # type: ignore[misc]
+
+    def import_deaths(self, s: Session, text: str, actor: str) -> ImportReport:
+        """Death records (数据比对): payments stop; later attempts are refused and flagged."""
+        report = ImportReport(0)
+        for person, died, row in self._dated_person_rows(s, text, "died_on", report):
             person.deceased_on = died
             s.add(PaymentEvent(person_id=person.id, kind="stopped_death", created_at=utcnow()))
             audit.append(s, actor, "death_recorded", person.id, source=(row.get("source") or "")[:50])
@@ -671,39 +687,28 @@ class CertificationService:
         """Data comparison (数据比对): a trusted record of the person alive counts as a
         certification on its date, where the person's policy allows it."""
         report = ImportReport(0)
-        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            try:
-                seen = date.fromisoformat((row.get("seen_on") or "").strip())
-            except ValueError:
-                report.errors.append({"line": line, "error": "seen_on must be YYYY-MM-DD"})
-                continue
-            person = s.execute(
-                select(Person).where(Person.id_hash == self.id_hash(row.get("id_number") or ""))
-            ).scalar_one_or_none()
-            if person is None:
-                report.errors.append({"line": line, "error": "no such person"})
-            elif person.deceased_on is not None:
-                report.errors.append({"line": line, "error": "person is recorded as deceased"})
-            elif not self.policy_for(person).allow_data_comparison:
+        for person, seen, row in self._dated_person_rows(s, text, "seen_on", report):
+            if not self.policy_for(person).allow_data_comparison:
                 report.errors.append(
-                    {"line": line, "error": f"policy {person.policy} does not accept data comparison"}
+                    {
+                        "line": int(row["_line"]),
+                        "error": f"policy {person.policy} does not accept data comparison",
+                    }
                 )
-            elif seen > utcnow().date():
-                report.errors.append({"line": line, "error": "seen_on is in the future"})
-            else:
-                self._certify(
-                    s,
-                    person,
-                    seen,
-                    channel="data",
-                    method="data_comparison",
-                    attempt=None,
-                    proxy_id=None,
-                    staff=staff,
-                    actor=staff.name,
-                    evidence={"source": (row.get("source") or "")[:50]},
-                )
-                report.imported += 1
+                continue
+            self._certify(
+                s,
+                person,
+                seen,
+                channel="data",
+                method="data_comparison",
+                attempt=None,
+                proxy_id=None,
+                staff=staff,
+                actor=staff.name,
+                evidence={"source": (row.get("source") or "")[:50]},
+            )
+            report.imported += 1
         return report
 
     def update_phone(self, s: Session, person: Person, phone: str, staff: Client) -> None:

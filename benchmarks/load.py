@@ -26,7 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import cv2
@@ -38,29 +38,11 @@ from api.app import create_app
 from api.demo import ensure_client
 from api.settings import load_settings
 from api.storage.schema import Certification
-from liveness.challenge import Challenge, Prompt
+from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
 from matcher import FaceMatcher
 
 CLIPS = ("d0", "d18", "d12", "d11", "d3")  # different people, each blinks (hand labels / detector)
-
-
-class FittedChallenges:
-    """Blink-only challenges whose window is the whole clip of the person being certified."""
-
-    def __init__(self) -> None:
-        self.window = 3.0
-
-    def issue(self, **_kw: object) -> Challenge:
-        now = datetime.now(UTC)
-        return Challenge(
-            secrets.token_urlsafe(18),
-            1,
-            "",
-            (Prompt("blink", 0.0, self.window),),
-            now,
-            now + timedelta(minutes=5),
-        )
 
 
 def run_backend(name: str, url: str, data: Path, phones: int, rounds: int, matcher: FaceMatcher) -> dict:
@@ -70,7 +52,7 @@ def run_backend(name: str, url: str, data: Path, phones: int, rounds: int, match
     settings = replace(load_settings(database_url=url), rate_per_minute=100_000)
     app = create_app(settings, matcher)
     service = app.state.service
-    windows = FittedChallenges()
+    windows = FixedWindowChallenges()
     service.challenges = windows
     keys = {r: ensure_client(service, f"load-{r}", r) for r in ("staff", "app")}
     port = 8300 + secrets.randbelow(500)
@@ -109,7 +91,7 @@ def run_backend(name: str, url: str, data: Path, phones: int, rounds: int, match
                 t0 = time.perf_counter()
                 http.post("/v1/lookup", json={"id_number": idn, "name": pname}).raise_for_status()
                 with lock:  # the fitted window belongs to this phone's clip
-                    windows.window = window
+                    windows.window_s = window
                     r = http.post(
                         "/v1/sessions",
                         json={"id_number": idn, "name": pname, "channel": "phone", "consent": True},

@@ -127,6 +127,27 @@ class ChallengeFactory:
         )
 
 
+@dataclass
+class FixedWindowChallenges:
+    """Blink-only challenges with one fixed window, for recorded clips that cannot follow
+    random prompts: the service's load benchmark and the end-to-end tests with real footage.
+    Nonces and expiry are real. ``lifecert serve`` never uses this."""
+
+    window_s: float = 3.0
+    ttl_s: float = 120.0
+
+    def issue(self, **_kw: object) -> Challenge:
+        now = datetime.now(UTC)
+        return Challenge(
+            nonce=secrets.token_urlsafe(18),
+            blinks=1,
+            digits="",
+            prompts=(Prompt("blink", 0.0, self.window_s),),
+            issued_at=now,
+            expires_at=now + timedelta(seconds=self.ttl_s),
+        )
+
+
 class NonceLedger(Protocol):
     """Makes a nonce single-use. The service backs this with its database."""
 

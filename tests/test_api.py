@@ -24,7 +24,7 @@ from api.demo import ensure_client
 from api.settings import load_settings
 from api.storage.schema import AuditEntry, Certification, ChallengeSession, Person
 from liveness import attacks
-from liveness.challenge import Challenge, Prompt
+from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
 from matcher import FaceMatcher
 from tests import postgres
@@ -36,26 +36,6 @@ TALKING = DATA / "videos/talking"
 # 94-97 and 185-187 of 216, d12 at 48-50 and 134-137 of 183.
 CLIPS = {"d0": 3.0, "d18": 7.0, "d12": 7.0}
 PHOTOS = DATA / "faces/deepface"
-
-
-class BlinkOnlyChallenges:
-    """Issues what the real clips satisfy: one blink, anywhere in the first ``window`` seconds.
-
-    Every other part of the flow (nonce, expiry, consent, liveness, match, rules) is real.
-    """
-
-    window = 3.0
-
-    def issue(self, **_kw: object) -> Challenge:
-        now = datetime.now(UTC)
-        return Challenge(
-            secrets.token_urlsafe(18),
-            1,
-            "",
-            (Prompt("blink", 0.0, self.window),),
-            now,
-            now + timedelta(minutes=2),
-        )
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -82,7 +62,7 @@ def client(
 def _client(settings, matcher: FaceMatcher) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     app = create_app(replace(settings, rate_per_minute=10_000, max_video_bytes=5_000_000), matcher)
     service = app.state.service
-    service.challenges = BlinkOnlyChallenges()
+    service.challenges = FixedWindowChallenges()  # real clips cannot follow random digits
     keys = {role: ensure_client(service, f"test-{role}", role) for role in ("kiosk", "app", "staff", "admin")}
     with TestClient(app) as tc:
         tc.keys = keys  # type: ignore[attr-defined]
@@ -208,7 +188,7 @@ def test_id_photo_is_quality_gated(client: TestClient) -> None:
 
 def test_self_certification_passes_once_and_sets_due_and_payment(client: TestClient) -> None:
     clip_bytes = clip("d0")
-    client.service.challenges.window = CLIPS["d0"]  # type: ignore[attr-defined]
+    client.service.challenges.window_s = CLIPS["d0"]  # type: ignore[attr-defined]
     idn, pid = enrol(client, "钱老师", frame_of("d0"))
     r = start(client, idn, "钱老师")
     assert r.status_code == 200, r.text
@@ -240,7 +220,7 @@ def test_self_certification_passes_once_and_sets_due_and_payment(client: TestCli
 
 
 def test_photo_held_up_fails_with_a_reason_and_no_certification(client: TestClient, tmp_path: Path) -> None:
-    client.service.challenges.window = 3.0  # type: ignore[attr-defined]
+    client.service.challenges.window_s = 3.0  # type: ignore[attr-defined]
     idn, pid = enrol(client, "吴阿姨", photo("img15.jpg"))
     still = attacks.photo_video(cv2.imread(str(PHOTOS / "img15.jpg")), 3.0, moving=True)
     path = tmp_path / "still.mp4"
@@ -302,7 +282,7 @@ def test_expired_session_is_refused(client: TestClient) -> None:
 
 def test_proxy_certifies_a_linked_person_with_the_persons_face(client: TestClient) -> None:
     clip_bytes = clip("d18")
-    client.service.challenges.window = CLIPS["d18"]  # type: ignore[attr-defined]
+    client.service.challenges.window_s = CLIPS["d18"]  # type: ignore[attr-defined]
     idn, pid = enrol(client, "陈爷爷", frame_of("d18"))
     proxy = client.post(
         "/v1/proxies",
@@ -429,7 +409,7 @@ def test_failed_import_leaves_nothing_half_written(
 
 def test_a_face_that_matches_another_persons_photo_goes_to_review(client: TestClient) -> None:
     """Impersonation: the live face matches someone else on the register as well as its own."""
-    client.service.challenges.window = CLIPS["d12"]  # type: ignore[attr-defined]
+    client.service.challenges.window_s = CLIPS["d12"]  # type: ignore[attr-defined]
     enrol(client, "楚甲", frame_of("d12", 5))
     idn, pid = enrol(client, "楚乙", frame_of("d12", 20))
     sid = start(client, idn, "楚乙").json()["session_id"]

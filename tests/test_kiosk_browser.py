@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import av
@@ -33,7 +33,7 @@ from api.demo import ensure_client
 from api.settings import load_settings
 from api.storage.schema import Attempt, Certification, ChallengeSession
 from liveness import attacks
-from liveness.challenge import Challenge, Prompt
+from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
 from matcher import FaceMatcher
 from tests.conftest import DATA, ROOT
@@ -48,23 +48,6 @@ pytestmark = [
 ]
 SCREENS = ROOT / "reports" / "kiosk-screens"
 CLIP = DATA / "videos/talking/liveportrait_driving_d0.mp4"  # 3.1 s, a blink at 2.6 s (hand label)
-
-
-class LoopFittedChallenges:
-    """One blink within 4 s: the 3.1 s clip loops in the fake camera, so a blink always falls inside."""
-
-    ttl_s = 120.0
-
-    def issue(self, **_kw: object) -> Challenge:
-        now = datetime.now(UTC)
-        return Challenge(
-            secrets.token_urlsafe(18),
-            1,
-            "",
-            (Prompt("blink", 0.0, 4.0),),
-            now,
-            now + timedelta(seconds=self.ttl_s),
-        )
 
 
 def to_y4m(frames: list[np.ndarray], path: Path, fps: int = 25) -> Path:
@@ -92,7 +75,8 @@ def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
     os.environ["LIFECERT_HOME"] = str(home)
     settings = replace(load_settings(database_url=f"sqlite:///{home / 'k.db'}"), rate_per_minute=10_000)
     app = create_app(settings, matcher)
-    app.state.service.challenges = LoopFittedChallenges()
+    # One blink within 4 s: the 3.1 s clip loops in the fake camera, so a blink always falls inside.
+    app.state.service.challenges = FixedWindowChallenges(window_s=4.0)
     keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in ("kiosk", "staff")}
     port = 8600 + secrets.randbelow(300)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
