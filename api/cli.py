@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from matcher import FaceMatcher, MatcherError, read_image
-from models import ModelError, ModelStore
+from models import ModelError, ModelStore, load_manifest
 from models.install import install_models
 
 app = typer.Typer(help="lifecert: face-recognition proof-of-life certification.", no_args_is_help=True)
@@ -383,6 +383,36 @@ def models_install() -> None:
         f"{len(result.installed)} installed, {len(result.already_present)} already present "
         f"and verified, in {store.model_dir}"
     )
+
+
+@models_app.command("add")
+def models_add(
+    file: Annotated[Path, typer.Argument(help="A locally licensed ArcFace ONNX file, e.g. w600k_r50.onnx.")],
+    name: Annotated[str, typer.Option(help="Model and preset name.")] = "arcface_local",
+    threshold: Annotated[
+        float | None, typer.Option(help="Operating threshold, from `lifecert bench --preset NAME`.")
+    ] = None,
+) -> None:
+    """Register a model file you hold a licence for (never downloaded); it becomes a preset."""
+    from models.local import add_local_model
+
+    store = ModelStore()
+    try:
+        packaged = load_manifest()
+        entry = add_local_model(
+            store.model_dir, file, name, threshold, set(packaged.models) | set(packaged.presets)
+        )
+    except ModelError as exc:
+        raise _fail(str(exc)) from exc
+    state = (
+        f"threshold {entry.threshold}"
+        if entry.threshold is not None
+        else (
+            f"no threshold yet: run `lifecert bench PAIRS --root DIR --preset {name}`, "
+            "then add it again with --threshold"
+        )
+    )
+    print(f"added {name} ({entry.dims}-d, sha256 {entry.sha256[:12]}…): preset {name}, {state}")
 
 
 @models_app.command("verify")

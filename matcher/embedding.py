@@ -68,6 +68,29 @@ class MobileFaceNetEmbedder:
         return l2_normalise(vecs[0] + vecs[1]) if flip else vecs[0]
 
 
+class InsightFaceEmbedder:
+    """A locally licensed ArcFace ONNX file (`lifecert models add`), run by insightface's
+    own model-zoo class, which reads the file's normalisation and channel order itself."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            from insightface.model_zoo import get_model
+        except ImportError as exc:
+            raise ImportError(
+                "local ArcFace models need insightface: `make install` installs it "
+                "(pip install --no-deps insightface onnx scikit-image requests)"
+            ) from exc
+        self._model = get_model(path, providers=["CPUExecutionProvider"])
+        if type(self._model).__name__ != "ArcFaceONNX":
+            raise ValueError(f"{path} is not an ArcFace recognition model ({type(self._model).__name__})")
+        self.dims = int(self._model.get_feat(np.zeros((112, 112, 3), np.uint8)).shape[-1])
+
+    def __call__(self, crop_bgr: np.ndarray, flip: bool) -> np.ndarray:
+        crops = [crop_bgr, np.ascontiguousarray(crop_bgr[:, ::-1])] if flip else [crop_bgr]
+        vecs = l2_normalise(self._model.get_feat(crops).astype(np.float32))
+        return l2_normalise(vecs.sum(axis=0))
+
+
 class FusedEmbedder:
     """Weighted concatenation of several embedders (see the module docstring)."""
 

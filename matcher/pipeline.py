@@ -17,7 +17,7 @@ import numpy as np
 from matcher import errors
 from matcher.alignment import align_face
 from matcher.detection import Detection, FaceDetector
-from matcher.embedding import FrFeatureEmbedder, FusedEmbedder, MobileFaceNetEmbedder
+from matcher.embedding import FrFeatureEmbedder, FusedEmbedder, InsightFaceEmbedder, MobileFaceNetEmbedder
 from matcher.eyes import EyeStateEstimator
 from matcher.landmarks import FaceMesh, MeshPredictor, roi_from_detection
 from matcher.quality import PROBE_LIMITS, REFERENCE_LIMITS, QualityReport, assess
@@ -65,6 +65,8 @@ def choose_face(faces: list[Detection], image_shape: tuple[int, ...]) -> Detecti
 
 
 def _embedder_for(key: str, store: ModelStore, threads: int | None) -> object:
+    if store.manifest.models[key].package == "local":
+        return InsightFaceEmbedder(str(store.verified_path(key)))
     runner = load_runner(store, key, threads)
     if key == "fr_feature":
         return FrFeatureEmbedder(runner)
@@ -142,6 +144,15 @@ class FaceMatcher:
 
     def verify(self, reference_bgr: np.ndarray, probe_bgr: np.ndarray) -> Verdict:
         """1:1 match. Raises MatcherError when either face fails the quality gate."""
+        if self.threshold != self.threshold:  # NaN: a local model not yet calibrated
+            raise errors.MatcherError(
+                errors.Reason(
+                    "preset_not_calibrated",
+                    f"Preset {self.preset.key!r} has no threshold yet: run `lifecert bench --preset "
+                    f"{self.preset.key}` and add it again with --threshold.",
+                    f"特征模型 {self.preset.key} 尚未标定阈值。",
+                )
+            )
         ref = self.analyse(reference_bgr, Role.REFERENCE)
         probe = self.analyse(probe_bgr, Role.PROBE)
         for label, res in (("ID photo", ref), ("live photo", probe)):

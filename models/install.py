@@ -121,7 +121,7 @@ def _read_member(archive: Path, member: str) -> bytes:
 def install_models(store: ModelStore, keys: list[str] | None = None, log: Log = print) -> InstallResult:
     """Install (or repair) the named models, default all. Idempotent and atomic per file."""
     manifest = store.manifest
-    wanted = keys or list(manifest.models)
+    wanted = keys or [k for k, m in manifest.models.items() if m.package != "local"]
     unknown = [k for k in wanted if k not in manifest.models]
     if unknown:
         raise ModelError(f"unknown models {unknown}; known: {', '.join(manifest.models)}")

@@ -33,8 +33,10 @@ class ModelStore:
     """The installed model directory. Every path it hands out has been hash-checked once."""
 
     def __init__(self, home: Path | None = None, manifest: Manifest | None = None) -> None:
+        from models.local import with_local
+
         self.home = home or default_home()
-        self.manifest = manifest or load_manifest()
+        self.manifest = with_local(manifest or load_manifest(), self.model_dir)
         self._verified: set[str] = set()
 
     @property
@@ -46,6 +48,8 @@ class ModelStore:
         return self.home / "packages"
 
     def path_of(self, spec: ModelSpec) -> Path:
+        if spec.package == "local":
+            return self.model_dir / spec.path
         return self.model_dir / spec.filename
 
     def check(self, key: str) -> tuple[bool, str]:
@@ -67,9 +71,11 @@ class ModelStore:
         if key not in self._verified:
             ok, reason = self.check(key)
             if not ok:
-                raise ModelError(
-                    f"model {key!r} at {path}: {reason}. Run `lifecert models install` "
-                    "(it re-fetches the pinned package and checks every hash)."
+                how = (
+                    "Add the file again with `lifecert models add`"
+                    if self.manifest.models[key].package == "local"
+                    else "Run `lifecert models install` (it re-fetches the package, checking every hash)"
                 )
+                raise ModelError(f"model {key!r} at {path}: {reason}. {how}.")
             self._verified.add(key)
         return path
