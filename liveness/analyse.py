@@ -14,7 +14,7 @@ import numpy as np
 
 from liveness import checks as C
 from liveness.audio import audio_visual
-from liveness.blink import detect_blinks, open_baseline
+from liveness.blink import REVERSED_MIN_FRAMES, closing_minus_opening, detect_blinks, open_baseline
 from liveness.challenge import Challenge, NonceLedger
 from liveness.identity import same_person
 from liveness.mouth import COUNT_TOLERANCE, expected_syllables, mouth_cycles
@@ -126,9 +126,10 @@ class LivenessAnalyzer:
                 )
             )
         t0 = time.perf_counter()
-        blinks_seen = len(detect_blinks(ear, times, idx))
+        blinks = detect_blinks(ear, times, idx)
+        asymmetry = closing_minus_opening(ear, times, blinks, idx)
         results.extend(
-            self._presentation(track, clip, identity.best_frame if identity else None, blinks_seen)
+            self._presentation(track, clip, identity.best_frame if identity else None, len(blinks), asymmetry)
         )
         timings["presentation"] = _ms(t0)
         passed = all(r.passed for r in results)
@@ -223,7 +224,7 @@ class LivenessAnalyzer:
         return out
 
     def _presentation(
-        self, track: Track, clip: Clip, best_frame: int | None, blinks_seen: int
+        self, track: Track, clip: Clip, best_frame: int | None, blinks_seen: int, blink_asymmetry: int
     ) -> list[C.CheckResult]:
         mar = track.series("mar")
         finite = mar[np.isfinite(mar)]
@@ -243,7 +244,8 @@ class LivenessAnalyzer:
         ev["blinks_seen"] = blinks_seen
         mouth_alive = mouth_range >= MIN_MOUTH_RANGE and mouth_smooth >= MIN_MOUTH_SMOOTHNESS
         live_ok = frozen <= MAX_FROZEN and (mouth_alive or blinks_seen > 0)
-        cont_ok = jumps == 0 and smooth >= MIN_SMOOTHNESS
+        reversed_blinks = blink_asymmetry >= REVERSED_MIN_FRAMES
+        cont_ok = jumps == 0 and smooth >= MIN_SMOOTHNESS and not reversed_blinks
         single_ok = multi_s <= MAX_MULTI_FACE_S
         return [
             C.CheckResult("live_motion", live_ok, mouth_smooth, None if live_ok else C.STILL_IMAGE, ev),
@@ -252,7 +254,11 @@ class LivenessAnalyzer:
                 cont_ok,
                 smooth,
                 None if cont_ok else C.MOTION_BROKEN,
-                {"smoothness": ev["smoothness"], "jumps": jumps},
+                {
+                    "smoothness": ev["smoothness"],
+                    "jumps": jumps,
+                    "blink_closing_minus_opening_frames": blink_asymmetry,
+                },
             ),
             C.CheckResult(
                 "single_face",

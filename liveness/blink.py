@@ -97,3 +97,41 @@ def detect_blinks(ear: np.ndarray, times: np.ndarray, frame_index: np.ndarray) -
 
 def _frame_period(times: np.ndarray) -> float:
     return float(np.median(np.diff(times))) if times.size > 1 else 0.04
+
+
+# Eyelids close faster than they reopen (~0.1 s against ~0.2 s), so in footage played
+# backwards the reopening is the fast half. Summed over the clip's blinks (each capped, so
+# one long squint cannot decide), a clearly positive closing-minus-opening count of frames
+# means the clip runs backwards. Measured on the 12 talking and 31 GRID clips: forward
+# sums run from -39 to +3 (40 of 43 at or below 0; one GRID clip with a single blink at +3);
+# the limit is set just above that, so 6 of the 11 reversed talking clips and 7 of the 31
+# reversed GRID clips are caught (in-sample: chosen by looking at these sums).
+ASYMMETRY_CAP_FRAMES = 10
+REVERSED_MIN_FRAMES = 4
+
+
+def closing_minus_opening(
+    ear: np.ndarray, times: np.ndarray, blinks: list[Blink], frame_index: np.ndarray
+) -> int:
+    """Sum over blinks of (frames spent closing - frames spent reopening), each capped."""
+    level = local_baseline(ear, times)
+    total = 0
+    for b in blinks:
+        start = int(np.searchsorted(frame_index, b.start_frame))
+        end = int(np.searchsorted(frame_index, b.end_frame))
+        bottom = start + int(np.nanargmin(ear[start : end + 1]))
+        first = bottom
+        while (
+            first > 0 and np.isfinite(ear[first - 1]) and ear[first - 1] < REOPEN_FRACTION * level[first - 1]
+        ):
+            first -= 1
+        last = bottom
+        while (
+            last < ear.size - 1
+            and np.isfinite(ear[last + 1])
+            and ear[last + 1] < REOPEN_FRACTION * level[last + 1]
+        ):
+            last += 1
+        diff = (bottom - first + 1) - (last - bottom + 1)
+        total += int(np.clip(diff, -ASYMMETRY_CAP_FRAMES, ASYMMETRY_CAP_FRAMES))
+    return total

@@ -151,3 +151,12 @@ def test_cli_liveness_exit_codes(tmp_path: Path) -> None:
     assert err.exit_code == 2 and json.loads(err.stdout)["error"]["code"] == "video_unreadable"
     usage = runner.invoke(app, ["liveness", str(bad), "--digits", "12"])
     assert usage.exit_code == 2
+
+
+def test_talking_clip_played_backwards_is_caught_by_its_blinks(analyzer: LivenessAnalyzer) -> None:
+    # d11: a slow blink around frames 148-154 (hand label); eyelids reopen slower than they close.
+    clip = read_video(VIDEOS / "talking/liveportrait_driving_d11.mp4")
+    forward = analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1))
+    assert forward.passed, forward.as_dict()
+    backward = analyzer.analyse(attacks.reversed_frames(clip), _challenge(clip.duration_s, blinks=1))
+    assert "continuity" in _failed(backward)

@@ -93,3 +93,15 @@ def test_av_sync_own_audio_beats_shifted_audio() -> None:
     assert own.present and own.sync > 0.5
     assert dubbed.sync < own.sync - 0.3
     assert not silent.present
+
+
+def test_blink_played_backwards_has_the_slow_half_first() -> None:
+    from liveness.blink import closing_minus_opening
+
+    # Lids close in 2 frames and reopen over 6, as eyelids do.
+    one = [0.3] * 15 + [0.2, 0.05, 0.05, 0.1, 0.15, 0.2, 0.22, 0.25, 0.27] + [0.3] * 15
+    ear, t, idx = _series(one * 2)
+    forward = closing_minus_opening(ear, t, detect_blinks(ear, t, idx), idx)
+    back = ear[::-1].copy()
+    backward = closing_minus_opening(back, t, detect_blinks(back, t, idx), idx)
+    assert forward < 0 < backward
