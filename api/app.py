@@ -90,6 +90,10 @@ class SessionOut(BaseModel):
     language: str
 
 
+class SearchIn(BaseModel):
+    q: str = Field(min_length=1, max_length=50, description="name, or full ID number")
+
+
 class PhoneIn(BaseModel):
     phone: str = Field(min_length=7, max_length=15, pattern=r"^\d+$")
 
@@ -259,11 +263,11 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
             staff = client if client.role == "staff" else None
             return service.record(s, cs, judged, client.name, staff=staff)
 
-    @app.get("/v1/persons", tags=["staff"], response_model=list[PersonOut])
-    def search(
-        client: Annotated[Client, Depends(staff_only)],
-        q: Annotated[str, Query(min_length=1, max_length=50, description="name, or full ID number")],
-    ) -> list[PersonOut]:
+    @app.post("/v1/persons/search", tags=["staff"], response_model=list[PersonOut])
+    def search(body: SearchIn, client: Annotated[Client, Depends(staff_only)]) -> list[PersonOut]:
+        """By name, or by full ID number. A POST body, not a query string: URLs end up in
+        access logs, and ID numbers must never be logged."""
+        q = body.q
         with db.transaction() as s:
             rows = (
                 s.execute(

@@ -11,7 +11,7 @@ import base64
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from models import default_home
@@ -32,7 +32,6 @@ class Settings:
     session_ttl_s: int = 120
     register_match_threshold: float = 0.55
     demo: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _load_or_create_secrets(home: Path) -> dict[str, str]:

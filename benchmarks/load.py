@@ -74,7 +74,7 @@ def run_backend(name: str, url: str, data: Path, phones: int, rounds: int, match
             http.post(
                 "/v1/persons/import", headers=staff, files={"file": ("p.csv", csv_text)}
             ).raise_for_status()
-            pid = http.get("/v1/persons", headers=staff, params={"q": idn}).json()[0]["person_id"]
+            pid = http.post("/v1/persons/search", headers=staff, json={"q": idn}).json()[0]["person_id"]
             frame = cv2.imencode(".jpg", clip.frames[5])[1].tobytes()
             http.post(
                 f"/v1/persons/{pid}/id-photo", headers=staff, files={"photo": ("id.jpg", frame)}

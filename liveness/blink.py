@@ -102,11 +102,13 @@ def _frame_period(times: np.ndarray) -> float:
 # Eyelids close faster than they reopen (~0.1 s against ~0.2 s), so in footage played
 # backwards the reopening is the fast half. Summed over the clip's blinks (each capped, so
 # one long squint cannot decide), a clearly positive closing-minus-opening count of frames
-# means the clip runs backwards. Measured on the 12 talking and 31 GRID clips: forward
-# sums run from -39 to +3 (40 of 43 at or below 0; one GRID clip with a single blink at +3);
-# the limit is set just above that, so 6 of the 11 reversed talking clips and 7 of the 31
+# means the clip runs backwards. Only deep blinks count (shallow dips, e.g. behind glasses,
+# have no clear halves). Measured on the 12 talking and 31 GRID clips: forward sums run
+# from -32 to +3 (40 of 43 at or below 0; one GRID clip with a single blink at +3); the
+# limit is set just above that, so 6 of the 11 reversed talking clips and 6 of the 30
 # reversed GRID clips are caught (in-sample: chosen by looking at these sums).
 ASYMMETRY_CAP_FRAMES = 10
+DEEP_FRACTION = 0.5  # only blinks that close below half the open level count as evidence
 REVERSED_MIN_FRAMES = 4
 
 
@@ -120,6 +122,8 @@ def closing_minus_opening(
         start = int(np.searchsorted(frame_index, b.start_frame))
         end = int(np.searchsorted(frame_index, b.end_frame))
         bottom = start + int(np.nanargmin(ear[start : end + 1]))
+        if not ear[bottom] < DEEP_FRACTION * level[bottom]:
+            continue  # a shallow dip has no clear closing and reopening to compare
         first = bottom
         while (
             first > 0 and np.isfinite(ear[first - 1]) and ear[first - 1] < REOPEN_FRACTION * level[first - 1]

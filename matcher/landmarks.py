@@ -51,14 +51,6 @@ def roi_from_detection(det: Detection) -> Roi:
     return Roi(det.centre, max(det.width, det.height) * ROI_SCALE, angle)
 
 
-def roi_from_mesh(points: np.ndarray) -> Roi:
-    """The ROI for the next video frame, from this frame's mesh (tracking without detection)."""
-    right_eye, left_eye = points[33, :2], points[263, :2]
-    angle = float(np.arctan2(left_eye[1] - right_eye[1], left_eye[0] - right_eye[0]))
-    lo, hi = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
-    return Roi((lo + hi) / 2, float((hi - lo).max()) * ROI_SCALE / 1.15, angle)
-
-
 @dataclass(frozen=True)
 class FaceMesh:
     """468 points (x, y in image pixels; z relative depth in the same scale) and presence."""

@@ -96,7 +96,7 @@ def enrol(
     csv_text = f"id_number,name,category,benefit_start,phone\n{idn},{name},{category},{begun},13900000000\n"
     r = tc.post("/v1/persons/import", headers=h(tc, "staff"), files={"file": ("p.csv", csv_text)})
     assert r.status_code == 200 and r.json()["imported"] == 1, r.text
-    person_id = tc.get("/v1/persons", headers=h(tc, "staff"), params={"q": idn}).json()[0]["person_id"]
+    person_id = tc.post("/v1/persons/search", headers=h(tc, "staff"), json={"q": idn}).json()[0]["person_id"]
     r = tc.post(
         f"/v1/persons/{person_id}/id-photo", headers=h(tc, "staff"), files={"photo": ("id.jpg", photo)}
     )
@@ -170,7 +170,9 @@ def test_id_photo_is_quality_gated(client: TestClient) -> None:
         headers=h(client, "staff"),
         files={"file": ("p.csv", f"id_number,name,category,benefit_start\n{idn},周,retiree,2016-01-01\n")},
     )
-    pid = client.get("/v1/persons", headers=h(client, "staff"), params={"q": idn}).json()[0]["person_id"]
+    pid = client.post("/v1/persons/search", headers=h(client, "staff"), json={"q": idn}).json()[0][
+        "person_id"
+    ]
     a, b = (
         cv2.imread(str(DATA / "faces/deepface/img1.jpg")),
         cv2.imread(str(DATA / "faces/deepface/img3.jpg")),
@@ -404,7 +406,7 @@ def test_failed_import_leaves_nothing_half_written(
             },
         )
     monkeypatch.undo()
-    assert client.get("/v1/persons", headers=h(client, "staff"), params={"q": idn}).json() == []
+    assert client.post("/v1/persons/search", headers=h(client, "staff"), json={"q": idn}).json() == []
 
 
 def test_a_face_that_matches_another_persons_photo_goes_to_review(client: TestClient) -> None:
@@ -471,7 +473,9 @@ def test_staff_fix_a_wrong_phone_number(client: TestClient) -> None:
             )
         },
     )
-    pid = client.get("/v1/persons", headers=h(client, "staff"), params={"q": idn}).json()[0]["person_id"]
+    pid = client.post("/v1/persons/search", headers=h(client, "staff"), json={"q": idn}).json()[0][
+        "person_id"
+    ]
     assert (
         client.patch(
             f"/v1/persons/{pid}/phone", headers=h(client, "staff"), json={"phone": "abc"}

@@ -112,7 +112,7 @@ def enrol(server: Server, name: str, photo: bytes) -> str:
                 "file": ("p.csv", f"id_number,name,category,benefit_start\n{idn},{name},retiree,{begun}\n")
             },
         )
-        pid = http.get("/v1/persons", headers=staff, params={"q": idn}).json()[0]["person_id"]
+        pid = http.post("/v1/persons/search", headers=staff, json={"q": idn}).json()[0]["person_id"]
         http.post(
             f"/v1/persons/{pid}/id-photo", headers=staff, files={"photo": ("p.jpg", photo)}
         ).raise_for_status()

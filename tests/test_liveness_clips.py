@@ -14,7 +14,7 @@ from api.cli import app
 from liveness import attacks
 from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, ChallengeFactory, MemoryNonceLedger, Prompt
-from liveness.video import Clip, VideoError, read_video
+from liveness.video import Clip, VideoError, clip_from_jpegs, read_video
 from matcher import FaceMatcher
 from tests.conftest import DATA
 
@@ -154,9 +154,20 @@ def test_cli_liveness_exit_codes(tmp_path: Path) -> None:
 
 
 def test_talking_clip_played_backwards_is_caught_by_its_blinks(analyzer: LivenessAnalyzer) -> None:
-    # d11: a slow blink around frames 148-154 (hand label); eyelids reopen slower than they close.
-    clip = read_video(VIDEOS / "talking/liveportrait_driving_d11.mp4")
+    # d3: a talking woman who blinks fully several times; eyelids reopen slower than they close.
+    clip = read_video(VIDEOS / "talking/liveportrait_driving_d3.mp4")
     forward = analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1))
     assert forward.passed, forward.as_dict()
     backward = analyzer.analyse(attacks.reversed_frames(clip), _challenge(clip.duration_s, blinks=1))
     assert "continuity" in _failed(backward)
+
+
+def test_jpeg_frames_with_timestamps_are_a_clip(analyzer: LivenessAnalyzer, blinking_clip: Clip) -> None:
+    """Browsers that upload stills instead of video: same checks, same verdict."""
+    jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in blinking_clip.frames]
+    clip = clip_from_jpegs(jpegs, list(blinking_clip.times))
+    assert analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1)).passed
+    with pytest.raises(VideoError):
+        clip_from_jpegs(jpegs[:3], [0.0, 0.04, 0.08])  # too short
+    with pytest.raises(VideoError):
+        clip_from_jpegs(jpegs, [0.0] * len(jpegs))  # timestamps must increase
