@@ -156,7 +156,7 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
     preview_caller = caller("kiosk", "app", "staff", limiter=preview_limiter)
 
     def person_out(person: Person) -> PersonOut:
-        a = assess(service.policy_for(person), service.record_of(person), date.today())
+        a = assess(service.policy_for(person), service.record_of(person), service.today())
         return PersonOut(
             person_id=person.id,
             name=person.name,
@@ -433,7 +433,7 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
                     "due_date": a.due_date,
                     "suspended_months": len(a.suspended_months),
                 }  # type: ignore[attr-defined]
-                for p, a in service.people_with_status(s, on or date.today(), wanted)
+                for p, a in service.people_with_status(s, on or service.today(), wanted)
             ]
             audit.append(s, client.name, "list_exported", list=which, rows=len(rows), format=format)
         if format == "csv":

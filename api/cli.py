@@ -349,6 +349,17 @@ def serve(
         for name, key in keys.items():
             err.print(f"  {name}: {key}")
     err.print(f"database: {settings.database_url.split('@')[-1]}")
+    if not demo:
+        from sqlalchemy import func, select
+
+        from api.storage.schema import Client
+
+        with application.state.db.transaction() as s:
+            if not s.execute(select(func.count(Client.id))).scalar_one():
+                err.print(
+                    "no API clients yet: add one with `lifecert clients add NAME --role kiosk|app|staff`"
+                )
+    err.print(f"kiosk page: http://{host}:{port}/kiosk/   API docs: http://{host}:{port}/docs")
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 

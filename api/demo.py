@@ -7,7 +7,7 @@ read from the shared test folder at start-up, embedded, and not copied anywhere.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -74,7 +74,7 @@ def seed_demo(service: CertificationService, data_dir: Path) -> dict[str, str]:
                 service.record_certification(
                     s,
                     person,
-                    date.today() - timedelta(days=days),
+                    service.today() - timedelta(days=days),
                     channel="counter",
                     method="staff_assisted",
                     staff=staff,

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -92,6 +93,11 @@ class CertificationService:
         self.analyzer = LivenessAnalyzer(matcher)
         self.cipher = IdCipher(settings.encryption_key)
         self.challenges = ChallengeFactory(ttl_s=settings.session_ttl_s)
+
+    def today(self) -> date:
+        """The local calendar date (settings.timezone): a certification at 07:00 in Beijing
+        is on that day, though it is still the previous day in UTC."""
+        return datetime.now(ZoneInfo(self.settings.timezone)).date()
 
     # ---- identity ---------------------------------------------------------------
     def id_hash(self, id_number: str) -> str:
@@ -398,7 +404,7 @@ class CertificationService:
             if fraud is not None:
                 outcome = "review"
         policy = self.policy_for(person)
-        today = today or utcnow().date()
+        today = today or self.today()
         before = assess(policy, self.record_of(person), today)
         if outcome == "passed" and before.status == "needs_review":
             outcome = "review"
@@ -637,7 +643,7 @@ class CertificationService:
         return self._certify(
             s,
             person,
-            today or utcnow().date(),
+            today or self.today(),
             channel=channel,
             method=method,
             attempt=s.get(Attempt, review.attempt_id) if review.attempt_id else None,
@@ -665,7 +671,7 @@ class CertificationService:
                 problem = "no such person"
             elif person.deceased_on is not None:
                 problem = "person is already recorded as deceased"
-            elif when > utcnow().date():
+            elif when > self.today():
                 problem = f"{date_field} is in the future"
             if problem is not None:
                 report.errors.append({"line": line, "error": problem})

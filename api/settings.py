@@ -31,6 +31,8 @@ class Settings:
     max_attempts_per_session: int = 3
     session_ttl_s: int = 120
     register_match_threshold: float = 0.55
+    # Certification dates, the 28th cut-off and due dates are local calendar dates.
+    timezone: str = "Asia/Shanghai"
     demo: bool = False
 
 
@@ -61,6 +63,7 @@ def load_settings(**overrides: object) -> Settings:
         "encryption_key": enc_key.encode(),
         "policy": os.environ.get("LIFECERT_POLICY", "national-default"),
         "preset": os.environ.get("LIFECERT_PRESET") or None,
+        "timezone": os.environ.get("LIFECERT_TIMEZONE", "Asia/Shanghai"),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
