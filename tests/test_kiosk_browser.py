@@ -274,3 +274,23 @@ def test_page_is_small_and_self_contained() -> None:
     for p in web.iterdir():
         text = p.read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text, f"{p.name} references an external URL"
+
+
+def test_english_switch_and_unconfigured_device(server: Server, live_camera: Path) -> None:
+    with playwright_api.sync_playwright() as pw:
+        browser, page = browser_page(pw, live_camera, {"width": 390, "height": 844})
+        page.goto(f"{server.url}/kiosk/")
+        page.wait_for_selector("#step-setup:not([hidden])")  # no key yet: staff must set the device up
+        page.fill("#setup-key", server.keys["kiosk"])
+        page.click("#setup-save")
+        page.wait_for_selector("#step-identify:not([hidden])")
+        assert "核对身份" in page.inner_text("#step-identify")
+        page.click("#lang")
+        assert "Step 1: who is being certified" in page.inner_text("#step-identify")
+        assert "never asks for bank card numbers" in page.inner_text("#step-identify")
+        page.fill("#id-number", "123")
+        page.fill("#name", "x")
+        page.click("#identify-next")
+        assert "Enter the full ID number" in page.inner_text("#step-identify")
+        page.screenshot(path=str(SCREENS / "english-phone-identify.png"))
+        browser.close()
