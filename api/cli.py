@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from matcher import FaceMatcher, MatcherError, read_image
@@ -23,13 +24,16 @@ from models.install import install_models
 app = typer.Typer(help="lifecert: face-recognition proof-of-life certification.", no_args_is_help=True)
 models_app = typer.Typer(help="Install, verify and list the face models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-err = Console(stderr=True)
+# soft_wrap: messages carry paths and keys that must stay on one line to be copied,
+# whatever the terminal width (CI has a narrow one).
+err = Console(stderr=True, soft_wrap=True)
 
 PresetOpt = Annotated[str | None, typer.Option(help="Matcher preset: fast, fused, mit.")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    # escape: a file name with [brackets] is not rich markup.
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 
