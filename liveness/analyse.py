@@ -14,7 +14,7 @@ import numpy as np
 
 from liveness import checks as C
 from liveness.audio import audio_visual
-from liveness.blink import REVERSED_MIN_FRAMES, closing_minus_opening, detect_blinks, open_baseline
+from liveness.blink import BlinkDirection, blink_direction, detect_blinks, open_baseline
 from liveness.challenge import Challenge, NonceLedger
 from liveness.identity import same_person
 from liveness.mouth import COUNT_TOLERANCE, expected_syllables, mouth_cycles
@@ -127,9 +127,9 @@ class LivenessAnalyzer:
             )
         t0 = time.perf_counter()
         blinks = detect_blinks(ear, times, idx)
-        asymmetry = closing_minus_opening(ear, times, blinks, idx)
+        direction = blink_direction(ear, times, blinks, idx)
         results.extend(
-            self._presentation(track, clip, identity.best_frame if identity else None, len(blinks), asymmetry)
+            self._presentation(track, clip, identity.best_frame if identity else None, len(blinks), direction)
         )
         timings["presentation"] = _ms(t0)
         passed = all(r.passed for r in results)
@@ -211,20 +211,27 @@ class LivenessAnalyzer:
         if av.present:
             in_window = (times >= start) & (times <= end)
             voiced = float(av.voiced[in_window].mean()) if in_window.any() else 0.0
-            sync_ok = av.sync >= MIN_AV_SYNC and voiced > 0.1
+            # The recorded mouth must fit the voice better than the same mouth run backwards:
+            # a paired comparison, so it needs no level of its own (see liveness/audio.py).
+            forwards = av.sync > av.sync_backwards
+            sync_ok = av.sync >= MIN_AV_SYNC and voiced > 0.1 and forwards
             out.append(
                 C.CheckResult(
                     "audio_visual_sync",
                     sync_ok,
                     av.sync,
                     None if sync_ok else C.AV_MISMATCH,
-                    {**av.as_dict(), "voiced_fraction_in_window": round(voiced, 3)},
+                    {
+                        **av.as_dict(),
+                        "voiced_fraction_in_window": round(voiced, 3),
+                        "mouth_runs_forwards": forwards,
+                    },
                 )
             )
         return out
 
     def _presentation(
-        self, track: Track, clip: Clip, best_frame: int | None, blinks_seen: int, blink_asymmetry: int
+        self, track: Track, clip: Clip, best_frame: int | None, blinks_seen: int, direction: BlinkDirection
     ) -> list[C.CheckResult]:
         mar = track.series("mar")
         finite = mar[np.isfinite(mar)]
@@ -244,8 +251,7 @@ class LivenessAnalyzer:
         ev["blinks_seen"] = blinks_seen
         mouth_alive = mouth_range >= MIN_MOUTH_RANGE and mouth_smooth >= MIN_MOUTH_SMOOTHNESS
         live_ok = frozen <= MAX_FROZEN and (mouth_alive or blinks_seen > 0)
-        reversed_blinks = blink_asymmetry >= REVERSED_MIN_FRAMES
-        cont_ok = jumps == 0 and smooth >= MIN_SMOOTHNESS and not reversed_blinks
+        cont_ok = jumps == 0 and smooth >= MIN_SMOOTHNESS and not direction.plays_backwards
         single_ok = multi_s <= MAX_MULTI_FACE_S
         return [
             C.CheckResult("live_motion", live_ok, mouth_smooth, None if live_ok else C.STILL_IMAGE, ev),
@@ -257,7 +263,7 @@ class LivenessAnalyzer:
                 {
                     "smoothness": ev["smoothness"],
                     "jumps": jumps,
-                    "blink_closing_minus_opening_frames": blink_asymmetry,
+                    "blink_direction": direction.as_dict(),
                 },
             ),
             C.CheckResult(

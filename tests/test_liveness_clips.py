@@ -153,13 +153,33 @@ def test_cli_liveness_exit_codes(tmp_path: Path) -> None:
     assert usage.exit_code == 2
 
 
-def test_talking_clip_played_backwards_is_caught_by_its_blinks(analyzer: LivenessAnalyzer) -> None:
-    # d3: a talking woman who blinks fully several times; eyelids reopen slower than they close.
-    clip = read_video(VIDEOS / "talking/liveportrait_driving_d3.mp4")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "liveportrait_driving_d3.mp4",  # blinks fully several times
+        "liveportrait_driving_d0.mp4",  # one blink only (frames 64-67)
+    ],
+)
+def test_talking_clip_played_backwards_is_caught_by_its_blinks(analyzer: LivenessAnalyzer, name: str) -> None:
+    # Eyelids close faster than they reopen; played backwards, the reopening is the fast half.
+    clip = read_video(VIDEOS / "talking" / name)
     forward = analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1))
     assert forward.passed, forward.as_dict()
     backward = analyzer.analyse(attacks.reversed_frames(clip), _challenge(clip.duration_s, blinks=1))
     assert "continuity" in _failed(backward)
+    evidence = next(c for c in backward.checks if c.name == "continuity").evidence
+    assert evidence["blink_direction"]["plays_backwards"] is True  # type: ignore[index]
+
+
+def test_speech_played_backwards_under_its_own_sound_fails_sync(analyzer: LivenessAnalyzer) -> None:
+    # lwbsza: a GRID speaker who does not blink, so only the voice can tell the direction.
+    clip = read_video(VIDEOS / "grid/lwbsza.mpg")
+    challenge = _challenge(clip.duration_s, digits="481639", language="en")
+    forward = analyzer.analyse(clip, challenge)
+    assert forward.passed, forward.as_dict()
+    backward = analyzer.analyse(attacks.reversed_frames(clip), challenge)
+    sync = next(c for c in backward.checks if c.name == "audio_visual_sync")
+    assert not sync.passed and sync.evidence["mouth_runs_forwards"] is False
 
 
 def test_jpeg_frames_with_timestamps_are_a_clip(analyzer: LivenessAnalyzer, blinking_clip: Clip) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from liveness.audio import audio_visual
 from liveness.blink import detect_blinks
 from liveness.mouth import expected_syllables, mouth_cycles
 from liveness.presentation import lag1_autocorrelation
+from liveness.video import AUDIO_RATE
 
 
 def _series(values: list[float], fps: float = 25.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,8 +73,6 @@ def test_autocorrelation_tells_smooth_from_shuffled() -> None:
 
 
 def test_av_sync_own_audio_beats_shifted_audio() -> None:
-    from liveness.audio import audio_visual
-    from liveness.video import AUDIO_RATE
 
     fps, seconds = 25.0, 4.0
     t = np.arange(int(fps * seconds)) / fps
@@ -95,13 +95,38 @@ def test_av_sync_own_audio_beats_shifted_audio() -> None:
     assert not silent.present
 
 
-def test_blink_played_backwards_has_the_slow_half_first() -> None:
-    from liveness.blink import closing_minus_opening
+def test_blink_played_backwards_has_the_fast_half_last() -> None:
+    from liveness.blink import blink_direction
 
     # Lids close in 2 frames and reopen over 6, as eyelids do.
     one = [0.3] * 15 + [0.2, 0.05, 0.05, 0.1, 0.15, 0.2, 0.22, 0.25, 0.27] + [0.3] * 15
     ear, t, idx = _series(one * 2)
-    forward = closing_minus_opening(ear, t, detect_blinks(ear, t, idx), idx)
+    forward = blink_direction(ear, t, detect_blinks(ear, t, idx), idx)
     back = ear[::-1].copy()
-    backward = closing_minus_opening(back, t, detect_blinks(back, t, idx), idx)
-    assert forward < 0 < backward
+    backward = blink_direction(back, t, detect_blinks(back, t, idx), idx)
+    assert len(forward.log_speed_ratios) == len(backward.log_speed_ratios) == 2
+    assert min(forward.log_speed_ratios) > 0 > max(backward.log_speed_ratios)
+    assert forward.closing_minus_opening_frames < 0 < backward.closing_minus_opening_frames
+    assert not forward.plays_backwards and backward.plays_backwards
+    flat, t, idx = _series([0.3] * 60)
+    assert not blink_direction(flat, t, [], idx).plays_backwards  # no blink, no verdict
+
+
+def test_mouth_run_backwards_fits_forward_sound_worse() -> None:
+    # Syllables of uneven length: the mouth opens fast and closes slowly, the voice follows.
+    t = np.arange(100) / 25.0
+    rng = np.random.default_rng(2)
+    onsets = np.cumsum(rng.uniform(0.18, 0.4, 12)) + 0.3
+    mar = np.full(t.size, 0.05)
+    audio_t = np.arange(int(4 * AUDIO_RATE)) / AUDIO_RATE
+    audio = np.zeros(audio_t.size, np.float32)
+    for o in onsets:
+        shape = np.where(t < o, np.exp(-(((t - o) / 0.03) ** 2)), np.exp(-((t - o) / 0.12)))
+        mar += 0.2 * shape
+        loud = np.where(audio_t < o, np.exp(-(((audio_t - o) / 0.03) ** 2)), np.exp(-((audio_t - o) / 0.12)))
+        audio += (0.3 * loud * np.sin(2 * np.pi * 200 * audio_t)).astype(np.float32)
+    audio += rng.normal(0, 1e-3, audio.size).astype(np.float32)
+    recorded = audio_visual(audio, t, mar)
+    reversed_pictures = audio_visual(audio, t, mar[::-1].copy())
+    assert recorded.sync > recorded.sync_backwards
+    assert reversed_pictures.sync < reversed_pictures.sync_backwards
