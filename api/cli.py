@@ -225,7 +225,10 @@ def bench_liveness(
     ],
     root: Annotated[Path, typer.Option(help="Folder the clip paths are relative to.")],
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/liveness"),
-    blink_labels: Annotated[Path | None, typer.Option(help="Hand-labelled blinks CSV.")] = None,
+    blink_labels: Annotated[
+        list[Path] | None,
+        typer.Option(help="Hand-labelled blinks CSV; repeat for separate sets (e.g. tuning, held-out)."),
+    ] = None,
     blink_clips: Annotated[Path | None, typer.Option(help="Folder of the labelled clips.")] = None,
     spoof_dir: Annotated[
         Path | None, typer.Option(help="Folder of spoof photos to turn into videos.")
@@ -259,10 +262,12 @@ def bench_liveness(
 
     presentations = run_liveness_bench(analyzer, items, root, spoofs, progress)
     rates = error_rates(presentations)
-    blinks = None
-    if blink_labels is not None:
-        labels, checked = read_blink_labels(blink_labels)
-        blinks = blink_precision_recall(analyzer, labels, checked, blink_clips or root)
+    blinks = {}
+    for label_file in blink_labels or []:
+        if not label_file.is_file():
+            raise _fail(f"blink labels {label_file} do not exist")
+        labels, checked = read_blink_labels(label_file)
+        blinks[label_file.stem] = blink_precision_recall(analyzer, labels, checked, blink_clips or root)
     examples = {}
     for item in [i for i in items if i.digits][:2] + [i for i in items if i.blinks][:2]:
         clip = read_video(root / item.clip)
@@ -288,10 +293,11 @@ def bench_liveness(
     for kind, v in rates["apcer"].items():
         table.add_row(str(v["presentations"]), kind, str(v["accepted"]), f"APCER {100 * v['apcer']:.1f}%")
     Console().print(table)
-    if blinks:
+    for name, b in blinks.items():
         print(
-            f"blinks: recall {100 * blinks['recall_all']:.0f} % (sure {100 * blinks['recall_sure']:.0f} %), "
-            f"precision {100 * blinks['precision']:.0f} %"
+            f"blinks ({name}: {b['labelled_blinks']} labelled in {b['clips']} clips): "
+            f"recall {100 * b['recall_all']:.0f} % (sure {100 * b['recall_sure']:.0f} %), "
+            f"precision {100 * b['precision']:.0f} %"
         )
     print(f"report: {page}")
 

@@ -43,7 +43,7 @@ def plot_series(results: dict[str, LivenessResult], path: Path) -> None:
 def write_liveness_report(
     out_dir: Path,
     rates: dict[str, object],
-    blinks: dict[str, object] | None,
+    blinks: dict[str, dict[str, object]],
     meta: dict[str, object],
     examples: dict[str, LivenessResult],
     presentations: list[dict[str, object]],
@@ -84,20 +84,20 @@ def write_liveness_report(
     for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
         if v["accepted_sources"]:
             lines.append(f"\nAccepted `{kind}`: " + ", ".join(f"`{s}`" for s in v["accepted_sources"]))
-    if blinks:
+    for name, stats in blinks.items():
         lines += [
             "",
-            "## Blinks against hand labels",
+            f"## Blinks against hand labels: `{name}`",
             "",
-            f"{blinks['labelled_blinks']} labelled blinks ({blinks['labelled_sure']} sure) "
-            f"in {blinks['clips']} clips: "
-            f"recall {100 * blinks['recall_all']:.0f} % (sure only {100 * blinks['recall_sure']:.0f} %), "
-            f"precision {100 * blinks['precision']:.0f} % of {blinks['detections']} detections.",
+            f"{stats['labelled_blinks']} labelled blinks ({stats['labelled_sure']} sure) "
+            f"in {stats['clips']} clips: "
+            f"recall {100 * stats['recall_all']:.0f} % (sure only {100 * stats['recall_sure']:.0f} %), "
+            f"precision {100 * stats['precision']:.0f} % of {stats['detections']} detections.",
             "",
             "| clip | labelled | detected | false detections |",
             "|---|---|---|---|",
         ]
-        for clip, v in blinks["per_clip"].items():  # type: ignore[union-attr]
+        for clip, v in stats["per_clip"].items():  # type: ignore[union-attr]
             lines.append(f"| {clip} | {v['labelled']} | {v['detected']} | {v['false_detections']} |")
     lines += ["", "![EAR and MAR](series.png)", ""]
     md = "\n".join(lines)

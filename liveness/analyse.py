@@ -207,10 +207,12 @@ class LivenessAnalyzer:
                 },
             )
         ]
-        av = audio_visual(clip.audio, times, mar)
+        # Voice and lips are compared inside the digit window only: a spoken prompt, or someone
+        # talking in the room before or after the reading, is not the reader's voice.
+        in_window = (times >= start) & (times <= end)
+        av = audio_visual(clip.audio, times[in_window], mar[in_window])
         if av.present:
-            in_window = (times >= start) & (times <= end)
-            voiced = float(av.voiced[in_window].mean()) if in_window.any() else 0.0
+            voiced = float(av.voiced.mean()) if av.voiced.size else 0.0
             # The recorded mouth must fit the voice better than the same mouth run backwards:
             # a paired comparison, so it needs no level of its own (see liveness/audio.py).
             forwards = av.sync > av.sync_backwards

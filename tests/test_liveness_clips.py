@@ -191,3 +191,34 @@ def test_jpeg_frames_with_timestamps_are_a_clip(analyzer: LivenessAnalyzer, blin
         clip_from_jpegs(jpegs[:3], [0.0, 0.04, 0.08])  # too short
     with pytest.raises(VideoError):
         clip_from_jpegs(jpegs, [0.0] * len(jpegs))  # timestamps must increase
+
+
+def test_bench_liveness_writes_rates_and_blink_scores(tmp_path: Path) -> None:
+    manifest = tmp_path / "bona_fide.csv"
+    manifest.write_text(
+        "clip,blinks,digits,language,other_person_clip\n"
+        "videos/talking/liveportrait_driving_d0.mp4,1,,zh,videos/talking/liveportrait_driving_d18.mp4\n",
+        encoding="utf-8",
+    )
+    labels = tmp_path / "one_clip.csv"
+    labels.write_text(
+        "# the d0 label of tests/data/blink_labels.csv\nclip,start_frame,end_frame,certainty,note\n"
+        "liveportrait_driving_d0.mp4,,,,checked_frames=0-77\nliveportrait_driving_d0.mp4,64,67,sure,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "report"
+    args = ["bench-liveness", str(manifest), "--root", str(DATA), "--out", str(out)]
+    args += ["--blink-labels", str(labels), "--blink-clips", str(VIDEOS / "talking")]
+    runner = CliRunner()
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    bona = metrics["rates"]["bona_fide"]
+    assert (bona["presentations"], bona["rejected"]) == (1, 0)
+    for attack in ("photo_static", "photo_moving", "splice_two_people", "reversed_frames", "wrong_person_id"):
+        assert metrics["rates"]["apcer"][attack]["accepted"] == 0, attack
+    assert metrics["blinks"]["one_clip"]["recall_all"] == 1.0
+    assert metrics["blinks"]["one_clip"]["precision"] == 1.0
+    assert "one_clip" in (out / "report.md").read_text(encoding="utf-8")
+    missing = runner.invoke(app, [*args[:6], "--blink-labels", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "do not exist" in missing.output

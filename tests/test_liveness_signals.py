@@ -130,3 +130,9 @@ def test_mouth_run_backwards_fits_forward_sound_worse() -> None:
     reversed_pictures = audio_visual(audio, t, mar[::-1].copy())
     assert recorded.sync > recorded.sync_backwards
     assert reversed_pictures.sync < reversed_pictures.sync_backwards
+
+
+def test_sync_over_a_window_the_clip_does_not_reach_is_zero_not_an_error() -> None:
+    audio = (0.1 * np.sin(np.arange(AUDIO_RATE) / 10)).astype(np.float32)
+    none = audio_visual(audio, np.array([]), np.array([]))
+    assert none.present and none.sync == 0.0 and none.voiced.size == 0
