@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: run test install models postgres browser lint bench bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-kiosk clean
+.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-kiosk clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,17 @@ models: install
 # $LIFECERT_HOME), seeded with demo persons whose ID photos come from $(DATA).
 HOST ?= 127.0.0.1
 PORT ?= 8000
-run: models
+run: models kiosk-audio
 	$(LIFECERT) serve --demo --data $(DATA) --host $(HOST) --port $(PORT)
+
+# The kiosk page's spoken prompts, made once with espeak-ng (Debian, installed when missing
+# as root); without it the page still works, with text and the browser's own voice.
+kiosk-audio: install speech
+	@if command -v espeak-ng >/dev/null; then $(LIFECERT) kiosk-audio; fi
+speech:
+	@command -v espeak-ng >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; } || \
+	  echo "espeak-ng not installed and not root: no spoken prompts, the kiosk page shows text only"
 
 # The storage and API tests also run on a real PostgreSQL server started from Debian's
 # packages; install them when missing (as root), else those tests skip with the reason.
@@ -41,8 +50,9 @@ postgres:
 	  echo "PostgreSQL not installed and not root: its tests will be skipped"
 
 # The kiosk page is tested in Debian's Chromium (Playwright drives it; its own browser
-# download is not used) with a CJK font for readable screenshots.
-browser:
+# download is not used) with a CJK font for readable screenshots, and espeak-ng for the
+# spoken prompts it plays.
+browser: speech
 	@{ command -v chromium >/dev/null && fc-list | grep -qi "wqy\|noto sans cjk"; } || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } || \
@@ -84,7 +94,8 @@ clean:
 # Liveness: BPCER on the bona fide list, APCER per attack built in code, blink P/R on hand labels.
 bench-liveness: models
 	$(LIFECERT) bench-liveness benchmarks/liveness_bona_fide.csv --root $(DATA) --out $(REPORTS)/liveness \
-	  --blink-labels tests/data/blink_labels.csv --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof
+	  --blink-labels tests/data/blink_labels.csv \
+	  --blink-labels tests/data/blink_labels_heldout.csv --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof
 bench-liveness-speed: models
 	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid
 

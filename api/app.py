@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 
 from api import audit
 from api import errors as E
+from api.kiosk_audio import PHRASES, VOICES, audio_dir, read_index
 from api.rules import assess, load_policies
 from api.security import RateLimiter, hash_api_key, mask_id
 from api.service import CertificationService, Outcome
@@ -482,6 +483,20 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
                     for e in entries
                 ],
             }
+
+    spoken = audio_dir(settings.home)
+
+    @app.get("/kiosk/audio/index.json", include_in_schema=False)
+    def kiosk_audio_index() -> dict[str, list[str]]:
+        """The spoken prompts this install has, per language (empty when never built)."""
+        return {lang: sorted(keys) for lang, keys in read_index(spoken).items()}
+
+    @app.get("/kiosk/audio/{lang}/{key}.mp3", include_in_schema=False)
+    def kiosk_audio(lang: str, key: str) -> FileResponse:
+        path = spoken / lang / f"{key}.mp3"
+        if lang not in VOICES or key not in PHRASES or not path.is_file():
+            raise E.ServiceError(404, E.NO_SUCH_PROMPT)
+        return FileResponse(path, media_type="audio/mpeg", headers={"Cache-Control": "max-age=86400"})
 
     web = resources.files("api").joinpath("web")
     app.mount("/kiosk", StaticFiles(directory=str(web), html=True), name="kiosk")

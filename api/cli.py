@@ -369,8 +369,26 @@ def serve(
                 err.print(
                     "no API clients yet: add one with `lifecert clients add NAME --role kiosk|app|staff`"
                 )
+    from api.kiosk_audio import audio_dir, read_index
+
+    if not read_index(audio_dir(settings.home)):
+        err.print("no spoken prompts: run `lifecert kiosk-audio` (needs espeak-ng); the page shows text only")
     err.print(f"kiosk page: http://{host}:{port}/kiosk/   API docs: http://{host}:{port}/docs")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command("kiosk-audio")
+def kiosk_audio() -> None:
+    """Make the kiosk page's spoken prompts (Chinese and English) with espeak-ng, once."""
+    from api.kiosk_audio import KioskAudioError, audio_dir, build_prompts
+    from api.settings import load_settings
+
+    out = audio_dir(load_settings().home)
+    try:
+        index = build_prompts(out)
+    except KioskAudioError as exc:
+        raise _fail(str(exc)) from exc
+    print(f"{sum(len(v) for v in index.values())} spoken prompts in {out}")
 
 
 @models_app.command("list")

@@ -69,3 +69,4 @@ NOT_LINKED = R(
     "该代办人未登记为此人员的代认证人。",
 )
 INVALID = R("invalid_request", "The request is invalid.", "请求参数有误。")
+NO_SUCH_PROMPT = R("prompt_not_found", "No spoken prompt by that name.", "没有该语音提示。")

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from api.demo import ensure_client
+from api.kiosk_audio import audio_dir, build_prompts
 from api.settings import load_settings
 from api.storage.schema import Attempt, Certification, ChallengeSession
 from liveness import attacks
@@ -40,6 +41,7 @@ from tests.conftest import DATA, ROOT
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ESPEAK = shutil.which("espeak-ng")  # installed with chromium by `make test`
 pytestmark = [
     pytest.mark.needs_data,
     pytest.mark.skipif(
@@ -75,6 +77,8 @@ def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
     os.environ["LIFECERT_HOME"] = str(home)
     settings = replace(load_settings(database_url=f"sqlite:///{home / 'k.db'}"), rate_per_minute=10_000)
     app = create_app(settings, matcher)
+    if ESPEAK is not None:  # the spoken prompts, as `make run` builds them
+        build_prompts(audio_dir(home))
     # One blink within 4 s: the 3.1 s clip loops in the fake camera, so a blink always falls inside.
     app.state.service.challenges = FixedWindowChallenges(window_s=4.0)
     keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in ("kiosk", "staff")}
@@ -181,9 +185,14 @@ def run_flow(
     page.screenshot(path=str(SCREENS / f"{shots}-4-camera.png"))
     page.click("#capture-start")
     page.wait_for_function("document.querySelector('#prompt').textContent.length > 0", timeout=20_000)
-    page.screenshot(path=str(SCREENS / f"{shots}-5-prompt.png"))
+    page.screenshot(path=str(SCREENS / f"{shots}-5-plan.png"))
+    page.wait_for_function(
+        "document.body.dataset.phase === 'recording' && document.querySelector('#prompt').textContent",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(SCREENS / f"{shots}-6-prompt.png"))
     page.wait_for_selector("#step-result:not([hidden])", timeout=90_000)
-    page.screenshot(path=str(SCREENS / f"{shots}-6-result.png"), full_page=True)
+    page.screenshot(path=str(SCREENS / f"{shots}-7-result.png"), full_page=True)
     assert external == [], f"the page made external requests: {external}"
     return page.inner_text("#step-result")
 
@@ -203,10 +212,20 @@ def test_self_certification_passes_and_shows_the_next_due_date(server: Server, l
     with playwright_api.sync_playwright() as pw:
         browser, page = browser_page(pw, live_camera, {"width": 1080, "height": 1920})
         text = run_flow(page, server, idn, "刘大爷", "self-kiosk")
+        spoken = page.evaluate("window.lifecertSpoken")
         browser.close()
     assert "认证成功" in text, text
     assert "下次认证截止日期" in text and str(date.today().year + 1) in text
     assert "待遇发放日期" in text
+    if ESPEAK is not None:  # the install's spoken prompts, played in order; none during the reading
+        assert spoken == [
+            ["plan_blink", "file"],
+            *[[f"count_{n}", "file"] for n in (3, 2, 1)],
+            ["blink", "file"],
+            ["passed", "file"],
+        ], spoken
+    else:  # no files and no Chinese voice in headless Chromium: silent, the text is on screen
+        assert spoken == [], spoken
 
 
 def test_still_photo_as_camera_fails_with_a_clear_reason(server: Server, photo_camera: Path) -> None:

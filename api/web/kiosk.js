@@ -169,13 +169,49 @@ function startPreview() {
 }
 function stopPreview() { if (state.previewTimer) clearInterval(state.previewTimer); state.previewTimer = null; }
 
-function say(text) {
-  if (!("speechSynthesis" in window)) return;
+// ---- spoken prompts -------------------------------------------------------------------
+// Files made at install time (lifecert kiosk-audio, espeak-ng) when the service has them,
+// else the browser's own voice when it has one for the language; with the sound off, the
+// same words are on screen. Nothing is spoken while the reader's voice is being judged.
+let spokenFiles = {};
+fetch("/kiosk/audio/index.json").then((r) => (r.ok ? r.json() : {})).then((j) => { spokenFiles = j; }).catch(() => {});
+let playing = null;
+window.lifecertSpoken = [];  // what was spoken and how, for the browser tests
+
+function say(key, text) {
+  if (playing) { playing.pause(); playing = null; }
+  if ("speechSynthesis" in window) speechSynthesis.cancel();
+  if ((spokenFiles[state.lang] || []).includes(key)) {
+    const audio = new Audio(`/kiosk/audio/${state.lang}/${key}.mp3`);
+    playing = audio;
+    const ended = new Promise((resolve) => { audio.onended = resolve; audio.onerror = resolve; });
+    return audio.play().then(() => { window.lifecertSpoken.push([key, "file"]); return ended; })
+      .catch(() => browserVoice(key, text));
+  }
+  return browserVoice(key, text);
+}
+
+function browserVoice(key, text) {
+  if (!("speechSynthesis" in window)) return Promise.resolve();
   const voice = speechSynthesis.getVoices().find((v) => v.lang.toLowerCase().startsWith(state.lang === "zh" ? "zh" : "en"));
-  if (!voice) return;  // no voice: the prompt is on screen anyway
+  if (!voice) return Promise.resolve();  // no voice: the prompt is on screen anyway
   const u = new SpeechSynthesisUtterance(text);
   u.voice = voice; u.lang = voice.lang; u.rate = 0.9;
-  speechSynthesis.cancel(); speechSynthesis.speak(u);
+  const ended = new Promise((resolve) => { u.onend = resolve; u.onerror = resolve; });
+  speechSynthesis.speak(u);
+  window.lifecertSpoken.push([key, "browser"]);
+  return ended;
+}
+
+// The plan of the actions, said before recording, in the challenge's order.
+function planOf(session) {
+  const order = [...session.prompts].sort((a, b) => a.start_s - b.start_s).map((p) => p.action).join("_");
+  return {
+    blink: ["plan_blink", t("请正对屏幕，准备眨眼", "Face the screen, and get ready to blink.")],
+    digits: ["plan_digits", t("请正对屏幕，准备读数字", "Face the screen, and get ready to read digits aloud.")],
+    blink_digits: ["plan_blink_digits", t("请先眨眼，再读数字", "First blink, then read the digits aloud.")],
+    digits_blink: ["plan_digits_blink", t("请先读数字，再眨眼", "First read the digits aloud, then blink.")],
+  }[order];
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -196,7 +232,14 @@ $("capture-start").addEventListener("click", async () => {
   state.busy = true;
   stopPreview();
   $("feedback").textContent = "";
-  for (const n of [3, 2, 1]) { $("countdown").hidden = false; $("countdown").textContent = n; say(String(n)); await sleep(800); }
+  const [planKey, planText] = planOf(session);
+  document.body.dataset.phase = "plan";
+  $("prompt").textContent = planText;
+  await Promise.race([say(planKey, planText), sleep(6000)]);
+  $("prompt").textContent = "";
+  const planned = performance.now();
+  document.body.dataset.phase = "countdown";
+  for (const n of [3, 2, 1]) { $("countdown").hidden = false; $("countdown").textContent = n; say(`count_${n}`, String(n)); await sleep(800); }
   $("countdown").hidden = true;
 
   const type = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp8", "video/webm", "video/mp4"]
@@ -206,6 +249,7 @@ $("capture-start").addEventListener("click", async () => {
   recorder.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
   const stopped = new Promise((r) => { recorder.onstop = r; });
   recorder.start(250);
+  document.body.dataset.phase = "recording";
   const t0 = performance.now();
   const prompts = [...session.prompts].sort((a, b) => a.start_s - b.start_s);
   const end = Math.max(...prompts.map((p) => p.end_s)) + 0.5;
@@ -213,12 +257,13 @@ $("capture-start").addEventListener("click", async () => {
     const wait = p.start_s * 1000 - (performance.now() - t0);
     if (wait > 0) await sleep(wait);
     if (p.action === "blink") {
-      const text = session.blinks > 1 ? t(`请眨眼 ${session.blinks} 次`, `Blink ${session.blinks} times`) : t("请眨眨眼", "Please blink");
-      $("digits").hidden = true; $("prompt").textContent = text; say(text);
+      const key = session.blinks > 1 ? "blink_2" : "blink";
+      const text = session.blinks > 1 ? t("请眨眼两次", "Please blink twice.") : t("请眨眼", "Please blink.");
+      $("digits").hidden = true; $("prompt").textContent = text; say(key, text);
     } else {
       const text = t("请逐个读出下面的数字", "Read these digits aloud, one by one");
       $("prompt").textContent = text; $("digits").textContent = session.digits.split("").join(" ");
-      $("digits").hidden = false; say(text);
+      $("digits").hidden = false;  // not spoken: the reader's voice is judged from here on
     }
   }
   const rest = end * 1000 - (performance.now() - t0);
@@ -226,6 +271,7 @@ $("capture-start").addEventListener("click", async () => {
   recorder.stop();
   await stopped;
   const recorded = performance.now();
+  document.body.dataset.phase = "upload";
   $("prompt").textContent = ""; $("digits").hidden = true;
   stopCamera();
   show("upload");
@@ -235,7 +281,7 @@ $("capture-start").addEventListener("click", async () => {
     const result = await call("POST", `/v1/sessions/${session.session_id}/response`, form, true);
     const answered = performance.now();
     window.lifecertTimings = {
-      capture_ms: recorded - clicked, request_ms: answered - recorded, analysis_ms: result.analysis_ms,
+      plan_ms: planned - clicked, capture_ms: recorded - clicked, request_ms: answered - recorded, analysis_ms: result.analysis_ms,
       total_ms: answered - clicked, video_bytes: form.get("video").size,
     };
     showOutcome(result);
@@ -259,13 +305,14 @@ function showOutcome(r) {
     if (r.back_paid_months && r.back_paid_months.length) {
       lines.push([t("补发月份", "Months back-paid"), r.back_paid_months.map((m) => `${m[0]}-${String(m[1]).padStart(2, "0")}`).join(", ")]);
     }
-    showResult(true, t("认证成功", "Certified"), [], lines);
+    showResult(true, t("认证成功", "Certification passed."), [], lines, "passed");
   } else if (r.outcome === "review") {
-    showResult(true, t("已提交，待工作人员审核", "Submitted for staff review"), r.reasons.map((x) => t(x.zh, x.en)));
+    showResult(true, t("已提交，待工作人员审核", "Submitted for staff review."), r.reasons.map((x) => t(x.zh, x.en)), [], "review");
   } else {
     showResult(false, t("认证未通过", "Not certified this time"),
       r.reasons.map((x) => t(x.zh, x.en)).concat([t("认证未通过不会影响您的待遇发放，请重试，或前往社区服务中心、社保经办窗口办理。",
-        "This does not stop your payments by itself. Please retry, or go to your community service centre or counter.")]));
+        "This does not stop your payments by itself. Please retry, or go to your community service centre or counter.")]),
+      [], "failed");
   }
 }
 
@@ -273,7 +320,7 @@ function showError(problem) {
   showResult(false, t("无法完成", "Could not complete"), [problemText(problem)]);
 }
 
-function showResult(ok, title, reasons, facts) {
+function showResult(ok, title, reasons, facts, spoken) {
   stopCamera();
   $("result-title").textContent = title;
   $("result-title").className = ok ? "result-ok" : "result-bad";
@@ -291,7 +338,13 @@ function showResult(ok, title, reasons, facts) {
   for (const r of reasons) { const p = document.createElement("p"); p.className = "reason"; p.textContent = r; body.append(p); }
   $("result-again").hidden = ok;
   show("result");
-  say(title);
+  const key = spoken || "notice";  // a message that is not a verdict: read the screen
+  say(key, {
+    passed: t("认证成功", "Certification passed."),
+    review: t("已提交，待工作人员审核", "Submitted for staff review."),
+    failed: t("认证未通过，请看屏幕", "Not passed. Please read the screen."),
+    notice: t("请看屏幕上的说明", "Please read the screen."),
+  }[key]);
 }
 $("result-again").addEventListener("click", () => openCamera());
 $("result-done").addEventListener("click", () => {
