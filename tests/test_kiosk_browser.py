@@ -143,6 +143,9 @@ def browser_page(pw, camera: Path, viewport: dict[str, int]):  # type: ignore[no
             "--use-fake-device-for-media-stream",
             "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-video-capture={camera}",
+            # The network closed: every host name fails to resolve except the loopback the
+            # service listens on, so the page must load and work with no outside request.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
@@ -313,3 +316,20 @@ def test_english_switch_and_unconfigured_device(server: Server, live_camera: Pat
         assert "Enter the full ID number" in page.inner_text("#step-identify")
         page.screenshot(path=str(SCREENS / "english-phone-identify.png"))
         browser.close()
+
+
+def test_the_browser_under_test_has_no_network_but_the_service(server: Server, live_camera: Path) -> None:
+    # The proof that the flows above ran with the network closed, not merely without asking.
+    with playwright_api.sync_playwright() as pw:
+        browser, page = browser_page(pw, live_camera, {"width": 390, "height": 844})
+        page.goto(f"{server.url}/kiosk/")
+        # "localhost" reaches this same service in an open browser (checked by hand: an opaque
+        # response without the resolver rule); here any name but the loopback address fails.
+        by_name = server.url.replace("127.0.0.1", "localhost") + "/healthz"
+        outside = page.evaluate(
+            f"fetch('{by_name}', {{mode: 'no-cors'}}).then(() => 'reached', (e) => 'failed: ' + e)"
+        )
+        inside = page.evaluate(f"fetch('{server.url}/healthz').then((r) => r.status)")
+        browser.close()
+    assert outside.startswith("failed"), outside
+    assert inside == 200
