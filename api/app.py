@@ -14,7 +14,7 @@ from datetime import date
 from importlib import resources
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
@@ -102,6 +102,10 @@ class PhoneIn(BaseModel):
 class DecisionIn(BaseModel):
     approve: bool
     note: str = Field(default="", max_length=500)
+
+
+class PaymentRunIn(BaseModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 
 def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAPI:
@@ -455,6 +459,36 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
             writer.writerows(rows)
             return PlainTextResponse(buf.getvalue(), media_type="text/csv; charset=utf-8")
         return rows
+
+    @app.post("/v1/payment-runs", tags=["staff"])
+    def payment_run(body: PaymentRunIn, client: Annotated[Client, Depends(caller("admin"))]) -> dict:  # type: ignore[type-arg]
+        """Decide a month's payment run, once, after its cut-off day: everyone overdue then has
+        that month withheld (recorded as a payment event; back-paid when they certify again)."""
+        with db.transaction() as s:
+            run = service.payment_run(s, body.month, client.name)
+            return {"month": run.month, "decided_on": run.decided_on, "counts": run.counts}
+
+    @app.get("/v1/payment-runs/{month}", tags=["staff"])
+    def payment_run_withheld(
+        month: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        client: Annotated[Client, Depends(caller("staff", "admin"))],
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ):  # type: ignore[no-untyped-def]
+        """Whose pay a recorded run withheld: suspended, or held for staff review."""
+        with db.transaction() as s:
+            run, withheld = service.withheld_in_run(s, month)
+            rows = [
+                {"person_id": p.id, "name": p.name, "category": p.category, "withheld": kind}
+                for p, kind in withheld
+            ]
+            audit.append(s, client.name, "list_exported", list=f"payment-run {month}", rows=len(rows))
+        if format == "csv":
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=["person_id", "name", "category", "withheld"])
+            writer.writeheader()
+            writer.writerows(rows)
+            return PlainTextResponse(buf.getvalue(), media_type="text/csv; charset=utf-8")
+        return {"month": run.month, "decided_on": run.decided_on, "counts": run.counts, "withheld": rows}
 
     @app.get("/v1/audit", tags=["staff"])
     def audit_log(

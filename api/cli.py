@@ -377,6 +377,34 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 
+@app.command("payment-run")
+def payment_run(
+    month: Annotated[str | None, typer.Argument(help="YYYY-MM; default: this month.")] = None,
+) -> None:
+    """Decide a month's payment run once, after its cut-off day (a monthly cron job): record
+    whose pay is withheld; prints the counts as JSON."""
+    from api.errors import ServiceError
+    from api.rules import load_policies
+    from api.service import CertificationService
+    from api.settings import load_settings
+    from api.storage.db import Database, migrate
+
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        migrate(db.engine)
+        service = CertificationService(settings, db, load_policies(settings.home / "policies"))
+        month = month or service.today().strftime("%Y-%m")
+        with db.transaction() as s:
+            run = service.payment_run(s, month, "cli:payment-run")
+            out = {"month": run.month, "decided_on": run.decided_on.isoformat(), "counts": run.counts}
+    except ServiceError as exc:
+        raise _fail(f"{exc.reason.en} {exc.detail}".strip()) from exc
+    finally:
+        db.engine.dispose()
+    print(json.dumps(out, ensure_ascii=False))
+
+
 @app.command("kiosk-audio")
 def kiosk_audio() -> None:
     """Make the kiosk page's spoken prompts (Chinese and English) with espeak-ng, once."""

@@ -69,4 +69,10 @@ NOT_LINKED = R(
     "该代办人未登记为此人员的代认证人。",
 )
 INVALID = R("invalid_request", "The request is invalid.", "请求参数有误。")
+RUN_DONE = R("payment_run_done", "That month's payment run is already recorded.", "该月待遇发放已处理。")
+RUN_NOT_DUE = R(
+    "payment_run_not_due",
+    "That month's payment run cannot be decided before its cut-off day.",
+    "未到该月发放截止日，不能处理该月发放。",
+)
 NO_SUCH_PROMPT = R("prompt_not_found", "No spoken prompt by that name.", "没有该语音提示。")

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,16 @@ from sqlalchemy.orm import Session
 
 from api import audit
 from api import errors as E
-from api.rules import CATEGORIES, PersonRecord, Policy, assess, certify
+from api.rules import (
+    CATEGORIES,
+    PersonRecord,
+    Policy,
+    assess,
+    certify,
+    month_end,
+    payment_in_run,
+    run_day,
+)
 from api.security import IdCipher, id_lookup_hash
 from api.settings import Settings
 from api.storage.db import Database
@@ -38,6 +48,7 @@ from api.storage.schema import (
     Consent,
     FaceReference,
     PaymentEvent,
+    PaymentRun,
     Person,
     Proxy,
     ProxyLink,
@@ -47,6 +58,7 @@ from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, ChallengeFactory
 from liveness.video import read_video
 from matcher import FaceMatcher, MatcherError, Role, decode_image
+from models import ModelStore
 
 CONSENT_VERSION = "2026-01"
 CHANNELS = ("kiosk", "phone", "counter", "home_visit", "remote", "data")
@@ -84,15 +96,30 @@ class Outcome:
 
 class CertificationService:
     def __init__(
-        self, settings: Settings, db: Database, policies: dict[str, Policy], matcher: FaceMatcher
+        self,
+        settings: Settings,
+        db: Database,
+        policies: dict[str, Policy],
+        matcher: FaceMatcher | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.policies = policies
-        self.matcher = matcher
-        self.analyzer = LivenessAnalyzer(matcher)
+        self._matcher = matcher
         self.cipher = IdCipher(settings.encryption_key)
         self.challenges = ChallengeFactory(ttl_s=settings.session_ttl_s)
+
+    @property
+    def matcher(self) -> FaceMatcher:
+        """The face models, loaded on first use: jobs that only apply the rules (a payment
+        run) do not need them; the HTTP service passes them in, loaded at start."""
+        if self._matcher is None:
+            self._matcher = FaceMatcher(ModelStore(), self.settings.preset)
+        return self._matcher
+
+    @cached_property
+    def analyzer(self) -> LivenessAnalyzer:
+        return LivenessAnalyzer(self.matcher)
 
     def today(self) -> date:
         """The local calendar date (settings.timezone): a certification at 07:00 in Beijing
@@ -723,6 +750,68 @@ class CertificationService:
         person.phone = phone
         audit.append(s, staff.name, "phone_updated", person.id)
 
+    # ---- payment runs ----------------------------------------------------------------
+    def payment_run(self, s: Session, month: str, actor: str) -> PaymentRun:
+        """Decide one month's payment run for everyone and record, as payment events, whose
+        pay it withholds. Once per month (the payment system acts on it); refused before the
+        month's cut-off, because a certification up to then still counts for that month."""
+        try:
+            year, number = (int(part) for part in month.split("-"))
+            if len(month) != 7:
+                raise ValueError(month)
+            first = date(year, number, 1)
+        except ValueError as exc:
+            raise E.ServiceError(422, E.INVALID, "month must be YYYY-MM") from exc
+        key = (year, number)
+        decided_on = max(run_day(p, key) for p in self.policies.values())
+        if decided_on > self.today():
+            raise E.ServiceError(409, E.RUN_NOT_DUE, f"decided from {decided_on.isoformat()}")
+        if s.execute(select(PaymentRun).where(PaymentRun.month == month)).scalar_one_or_none():
+            raise E.ServiceError(409, E.RUN_DONE)
+        run = PaymentRun(month=month, decided_on=decided_on, counts={}, actor=actor, created_at=utcnow())
+        s.add(run)
+        s.flush()
+        counts = {"paid": 0, "suspended": 0, "needs_review": 0, "stopped": 0}
+        for person in s.execute(select(Person).order_by(Person.id)).scalars():
+            policy = self.policy_for(person)
+            if person.benefit_start > run_day(policy, key):
+                continue  # benefits not begun: not in this run
+            decision = payment_in_run(policy, self.record_of(person), key)
+            counts[decision] += 1
+            if decision in WITHHELD:
+                s.add(
+                    PaymentEvent(
+                        person_id=person.id,
+                        kind=WITHHELD[decision],
+                        payment_date=month_end(first),
+                        run_id=run.id,
+                        created_at=utcnow(),
+                    )
+                )
+        counts["back_paid"] = s.execute(
+            select(func.count(PaymentEvent.id)).where(
+                PaymentEvent.kind == "restored",
+                PaymentEvent.payment_date >= first,
+                PaymentEvent.payment_date <= month_end(first),
+            )
+        ).scalar_one()
+        run.counts = counts
+        audit.append(s, actor, "payment_run", None, month=month, **counts)
+        return run
+
+    def withheld_in_run(self, s: Session, month: str) -> tuple[PaymentRun, list[tuple[Person, str]]]:
+        """A recorded run and the persons whose pay it withheld, with the kind of hold."""
+        run = s.execute(select(PaymentRun).where(PaymentRun.month == month)).scalar_one_or_none()
+        if run is None:
+            raise E.ServiceError(404, E.INVALID, f"no payment run recorded for {month}")
+        rows = s.execute(
+            select(Person, PaymentEvent.kind)
+            .join(PaymentEvent, PaymentEvent.person_id == Person.id)
+            .where(PaymentEvent.run_id == run.id)
+            .order_by(Person.id)
+        ).all()
+        return run, [(person, kind) for person, kind in rows]
+
     # ---- staff lists ---------------------------------------------------------------
     def people_with_status(self, s: Session, today: date, statuses: set[str]) -> list[tuple[Person, object]]:
         out = []
@@ -731,6 +820,11 @@ class CertificationService:
             if a.status in statuses:
                 out.append((person, a))
         return out
+
+
+# How a payment run records a withheld month: suspended (back-paid on return) or held until
+# staff review a proof (the 24-month rule).
+WITHHELD = {"suspended": "suspended", "needs_review": "held_for_review"}
 
 
 def _sha256(data: bytes) -> str:

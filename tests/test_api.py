@@ -16,13 +16,14 @@ from pathlib import Path
 
 import cv2
 import pytest
+from dateutil.relativedelta import relativedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from api.app import create_app
 from api.demo import ensure_client
 from api.settings import load_settings
-from api.storage.schema import AuditEntry, Certification, ChallengeSession, Person
+from api.storage.schema import AuditEntry, Certification, ChallengeSession, PaymentEvent, Person
 from liveness import attacks
 from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
@@ -140,7 +141,25 @@ def test_every_endpoint_needs_a_key_and_the_right_role(client: TestClient) -> No
     assert client.get("/v1/audit", headers=h(client, "staff")).status_code == 403
     assert client.get("/v1/lists/overdue", headers={"X-API-Key": "lc_forged"}).status_code == 401
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert "/v1/sessions/{session_id}/response" in client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/v1/sessions/{session_id}/response" in paths
+    # Every /v1 operation: no key -> 401; a kiosk key on a back-office (staff-tagged) one -> 403.
+    fill = {"person_id": "1", "session_id": "x", "month": "2026-01", "which": "overdue", "review_id": "1"}
+    fill["proxy_id"] = "1"
+    checked = 0
+    for path, operations in paths.items():
+        if not path.startswith("/v1/"):
+            continue
+        url = path.format(**fill)
+        for method, op in operations.items():
+            assert client.request(method, url).status_code == 401, (method, path)
+            if "staff" in op.get("tags", []):
+                assert client.request(method, url, headers=h(client, "kiosk")).status_code == 403, (
+                    method,
+                    path,
+                )
+            checked += 1
+    assert checked >= 20  # 21 operations when this was written
 
 
 def test_csv_import_reports_bad_rows_and_imports_the_good_ones(client: TestClient) -> None:
@@ -508,3 +527,47 @@ def test_each_client_is_rate_limited(
         assert codes == [404, 404, 404, 429]
         assert tc.post("/v1/lookup", headers={"X-API-Key": other}, json=body).status_code == 404
     app.state.db.engine.dispose()
+
+
+def test_payment_run_withholds_overdue_months_and_certifying_pays_them_back(client: TestClient) -> None:
+    idn = new_id()
+    begun = (date.today() - relativedelta(months=16)).replace(day=1)  # first due passed ~4 months ago
+    text = f"id_number,name,category,benefit_start\n{idn},钱大伯,retiree,{begun.isoformat()}\n"
+    client.post("/v1/persons/import", headers=h(client, "staff"), files={"file": ("p.csv", text)})
+    last = date.today().replace(day=1) - timedelta(days=1)
+    month = last.strftime("%Y-%m")
+
+    assert (
+        client.post("/v1/payment-runs", headers=h(client, "staff"), json={"month": month}).status_code == 403
+    )
+    r = client.post("/v1/payment-runs", headers=h(client, "admin"), json={"month": month})
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["suspended"] >= 1
+    again = client.post("/v1/payment-runs", headers=h(client, "admin"), json={"month": month})
+    assert again.status_code == 409 and again.json()["code"] == "payment_run_done"
+    ahead = (date.today() + relativedelta(months=1)).strftime("%Y-%m")
+    early = client.post("/v1/payment-runs", headers=h(client, "admin"), json={"month": ahead})
+    assert early.status_code == 409 and early.json()["code"] == "payment_run_not_due"
+    bad = client.post("/v1/payment-runs", headers=h(client, "admin"), json={"month": "2026-13"})
+    assert bad.status_code == 422
+
+    listed = client.get(f"/v1/payment-runs/{month}", headers=h(client, "staff")).json()
+    assert {"name": "钱大伯", "category": "retiree", "withheld": "suspended"}.items() <= next(
+        row for row in listed["withheld"] if row["name"] == "钱大伯"
+    ).items()
+    csv_text = client.get(
+        f"/v1/payment-runs/{month}", headers=h(client, "staff"), params={"format": "csv"}
+    ).text
+    assert csv_text.splitlines()[0] == "person_id,name,category,withheld" and "钱大伯" in csv_text
+    assert client.get("/v1/payment-runs/1999-01", headers=h(client, "staff")).status_code == 404
+
+    # The person turns up (a trusted alive record today): the withheld month is paid back.
+    records = f"id_number,seen_on,source\n{idn},{date.today().isoformat()},hospital settlement\n"
+    client.post("/v1/alive-records/import", headers=h(client, "staff"), files={"file": ("a.csv", records)})
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        pid = s.execute(select(Person.id).where(Person.name == "钱大伯")).scalar_one()
+        events = s.execute(select(PaymentEvent).where(PaymentEvent.person_id == pid)).scalars().all()
+        kinds = sorted(e.kind for e in events)
+        restored = next(e for e in events if e.kind == "restored")
+        assert kinds == ["restored", "suspended"]
+        assert [last.year, last.month] in restored.back_paid_months

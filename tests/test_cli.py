@@ -89,3 +89,21 @@ def test_bench_refuses_a_malformed_pairs_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", str(pairs), "--root", str(FACES), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "missing columns" in result.output
+
+
+def test_payment_run_command_records_a_month_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date, timedelta
+
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    last = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    bad = runner.invoke(app, ["payment-run", "2026-13"])
+    assert bad.exit_code == 2 and "month must be YYYY-MM" in bad.output
+    first = runner.invoke(app, ["payment-run", last])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) | {"counts": None} == {
+        "month": last,
+        "decided_on": f"{last}-27",
+        "counts": None,
+    }
+    again = runner.invoke(app, ["payment-run", last])
+    assert again.exit_code == 2 and "already recorded" in again.output

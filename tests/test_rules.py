@@ -10,7 +10,18 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.rules import CATEGORIES, PersonRecord, PolicyError, assess, certify, load_policies, payment_date
+from api.rules import (
+    CATEGORIES,
+    PersonRecord,
+    Policy,
+    PolicyError,
+    assess,
+    certify,
+    load_policies,
+    payment_date,
+    payment_in_run,
+    run_day,
+)
 from api.rules.engine import due_date
 
 POLICIES = load_policies()
@@ -110,6 +121,22 @@ def test_suspension_and_back_pay_on_return() -> None:
     assert after_cutoff.back_paid_months == [(2024, 2), (2024, 3), (2024, 4), (2024, 5)]
 
 
+def test_payment_runs_withhold_the_months_that_are_back_paid() -> None:
+    # The RULES.md retiree above: due 2024-02-10; each run is decided on the 27th.
+    person = PersonRecord("retiree", date(2010, 1, 1), (date(2023, 2, 10),))
+    runs = {m: payment_in_run(NATIONAL, person, (2024, m)) for m in (1, 2, 3, 4)}
+    assert runs == {1: "paid", 2: "suspended", 3: "suspended", 4: "suspended"}
+    assert run_day(NATIONAL, (2024, 2)) == date(2024, 2, 27)
+    back = certify(NATIONAL, person, date(2024, 5, 3)).back_paid_months
+    assert back == [(2024, m) for m, decision in runs.items() if decision != "paid"]
+    returned = PersonRecord("retiree", date(2010, 1, 1), (date(2023, 2, 10), date(2024, 5, 3)))
+    assert payment_in_run(NATIONAL, returned, (2024, 5)) == "paid"
+    late = PersonRecord("retiree", date(2010, 1, 1), (date(2021, 3, 10),))
+    assert payment_in_run(NATIONAL, late, (2023, 4)) == "needs_review"  # the 24-month rule
+    dead = PersonRecord("retiree", date(2010, 1, 1), (date(2023, 1, 1),), deceased_on=date(2023, 6, 1))
+    assert payment_in_run(NATIONAL, dead, (2023, 6)) == "stopped"
+
+
 def test_due_at_month_end_is_paid_that_month() -> None:
     person = PersonRecord("retiree", date(2018, 3, 1))
     april = assess(NATIONAL, person, date(2019, 4, 2))
@@ -167,21 +194,24 @@ def test_bad_policy_files_are_refused(tmp_path: Path, text: str, message: str) -
 days = st.dates(min_value=date(2015, 1, 1), max_value=date(2035, 12, 31))
 
 
+# A person under a policy, their certifications so far, and the day of a new certification.
+@st.composite
+def certifying(draw: st.DrawFn) -> tuple[Policy, PersonRecord, date]:
+    policy = POLICIES[draw(st.sampled_from(sorted(POLICIES)))]
+    start = draw(st.dates(min_value=date(2010, 1, 1), max_value=date(2014, 12, 31)))
+    certs = tuple(sorted(draw(st.lists(days, max_size=4))))
+    person = PersonRecord(draw(st.sampled_from(CATEGORIES)), start, certs)
+    when = (certs[-1] if certs else start) + timedelta(days=draw(st.integers(min_value=0, max_value=900)))
+    return policy, person, when
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    policy=st.sampled_from(sorted(POLICIES)),
-    category=st.sampled_from(CATEGORIES),
-    start=st.dates(min_value=date(2010, 1, 1), max_value=date(2014, 12, 31)),
-    history=st.lists(days, max_size=4),
-    gap=st.integers(min_value=0, max_value=900),
-)
+@given(certifying())
 def test_certifying_restores_and_never_pulls_the_due_date_earlier(
-    policy: str, category: str, start: date, history: list[date], gap: int
+    case: tuple[Policy, PersonRecord, date],
 ) -> None:
-    p = POLICIES[policy]
-    certs = tuple(sorted(history))
-    person = PersonRecord(category, start, certs)
-    when = (certs[-1] if certs else start) + timedelta(days=gap)
+    p, person, when = case
+    category, start, certs = person.category, person.benefit_start, person.certifications
     before = assess(p, person, when)
     result = certify(p, person, when)
     # The next due date is exactly what the policy allows, never earlier.
@@ -204,3 +234,18 @@ def test_certifying_restores_and_never_pulls_the_due_date_earlier(
     # Payment follows the certification within the next month, and back pay precedes it.
     assert when <= result.payment_date <= when + timedelta(days=54)
     assert all(m < (result.payment_date.year, result.payment_date.month) for m in result.back_paid_months)
+
+
+@settings(max_examples=300, deadline=None)
+@given(certifying())
+def test_every_month_a_run_withholds_is_back_paid_on_return(case: tuple[Policy, PersonRecord, date]) -> None:
+    # Payment runs and back pay must agree: since the last certification, a month whose run
+    # (decided before the new certification) withheld pay is exactly a month paid back.
+    p, person, when = case
+    certs, start = person.certifications, person.benefit_start
+    back = certify(p, person, when).back_paid_months
+    month = ((certs[-1] if certs else start).replace(day=1)) + relativedelta(months=1)
+    while run_day(p, (month.year, month.month)) < when:
+        withheld = payment_in_run(p, person, (month.year, month.month)) != "paid"
+        assert withheld == ((month.year, month.month) in back), (month, back)
+        month += relativedelta(months=1)

@@ -1,12 +1,24 @@
 """Certification rules: policies as data (api/policies/*.toml) and a pure engine over dates."""
 
-from api.rules.engine import Assessment, PersonRecord, Restoration, assess, certify, payment_date
+from api.rules.engine import (
+    Assessment,
+    Month,
+    PersonRecord,
+    Restoration,
+    assess,
+    certify,
+    month_end,
+    payment_date,
+    payment_in_run,
+    run_day,
+)
 from api.rules.policy import CATEGORIES, CycleRule, Policy, PolicyError, load_policies
 
 __all__ = [
     "CATEGORIES",
     "Assessment",
     "CycleRule",
+    "Month",
     "PersonRecord",
     "Policy",
     "PolicyError",
@@ -14,5 +26,8 @@ __all__ = [
     "assess",
     "certify",
     "load_policies",
+    "month_end",
     "payment_date",
+    "payment_in_run",
+    "run_day",
 ]

@@ -149,3 +149,21 @@ def certify(policy: Policy, person: PersonRecord, certified_on: date) -> Restora
     )
     next_due = due_date(policy.rule_for(person.category), after.benefit_start, after.certifications)
     return Restoration(certified_on, next_due, pay, back, before.status == "needs_review")
+
+
+def run_day(policy: Policy, month: Month) -> date:
+    """The day a month's payment run is decided: the last day a certification still counts
+    for that month's pay (the day before the payday cut-off)."""
+    return date(month[0], month[1], policy.payday_cutoff_day - 1)
+
+
+def payment_in_run(policy: Policy, person: PersonRecord, month: Month) -> str:
+    """What the payment run of ``month`` does for one person: ``paid``; withheld as
+    ``suspended`` (back-paid on return) or ``needs_review`` (withheld until staff review a
+    proof, the 24-month rule); or ``stopped`` (deceased)."""
+    a = assess(policy, person, run_day(policy, month))
+    if a.status == "deceased":
+        return "stopped"
+    if month in a.suspended_months:
+        return a.status
+    return "paid"

@@ -140,15 +140,30 @@ class Certification(Base):
     person: Mapped[Person] = relationship(back_populates="certifications")
 
 
+class PaymentRun(Base):
+    """One month's payment run: who is paid, who is suspended. Run once per month, at the
+    cut-off, so that the suspensions it records are the ones the payment system acted on."""
+
+    __tablename__ = "payment_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    decided_on: Mapped[date] = mapped_column(Date)  # the statuses are those of this day
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PaymentEvent(Base):
-    """Payment-affecting events: suspension, restoration with back pay, stop on death."""
+    """Payment-affecting events: suspension by a payment run, restoration with back pay,
+    stop on death."""
 
     __tablename__ = "payment_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # restored | stopped_death
+    kind: Mapped[str] = mapped_column(String(20))  # suspended | held_for_review | restored | stopped_death
     payment_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     back_paid_months: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("payment_runs.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
