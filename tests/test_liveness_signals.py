@@ -26,6 +26,17 @@ def test_one_blink_against_a_personal_baseline() -> None:
     assert blinks[0].start_frame == 21 and blinks[0].end_frame == 24
 
 
+def test_lids_lowered_slowly_are_not_a_blink() -> None:
+    # A downward look: the openness sinks to 55 % over half a second, stays, and comes back.
+    down = list(np.linspace(0.3, 0.165, 13)) + [0.165] * 4 + list(np.linspace(0.165, 0.3, 13))
+    ear, t, idx = _series([0.3] * 25 + down + [0.3] * 25)
+    assert detect_blinks(ear, t, idx) == []
+    # The same depth reached in two frames is a blink.
+    fast = [0.22, 0.165, 0.165, 0.165, 0.165, *np.linspace(0.165, 0.3, 6)]
+    ear, t, idx = _series([0.3] * 25 + fast + [0.3] * 25)
+    assert len(detect_blinks(ear, t, idx)) == 1
+
+
 def test_single_frame_dip_is_not_a_blink() -> None:
     ear, t, idx = _series([0.3] * 20 + [0.05] + [0.3] * 20)
     assert detect_blinks(ear, t, idx) == []
