@@ -14,7 +14,7 @@ import numpy as np
 
 from liveness import checks as C
 from liveness.audio import audio_visual
-from liveness.blink import BlinkDirection, blink_direction, detect_blinks, open_baseline
+from liveness.blink import Blink, BlinkDirection, blink_direction, detect_blinks, open_baseline
 from liveness.challenge import Challenge, NonceLedger
 from liveness.identity import same_person
 from liveness.mouth import COUNT_TOLERANCE, expected_syllables, mouth_cycles
@@ -106,8 +106,9 @@ class LivenessAnalyzer:
 
         results.append(self._presence(track, clip, challenge))
         t0 = time.perf_counter()
+        blinks = detect_blinks(ear, times, idx)  # for the blink action and for time direction
         if challenge.blinks:
-            results.append(self._blink(ear, times, idx, challenge))
+            results.append(self._blink(blinks, ear, challenge))
         if challenge.digits:
             results.extend(self._digits(mar, times, idx, clip, challenge))
         timings["actions"] = _ms(t0)
@@ -126,7 +127,6 @@ class LivenessAnalyzer:
                 )
             )
         t0 = time.perf_counter()
-        blinks = detect_blinks(ear, times, idx)
         direction = blink_direction(ear, times, blinks, idx)
         results.extend(
             self._presentation(track, clip, identity.best_frame if identity else None, len(blinks), direction)
@@ -158,9 +158,8 @@ class LivenessAnalyzer:
             },
         )
 
-    def _blink(self, ear: np.ndarray, times: np.ndarray, idx: np.ndarray, ch: Challenge) -> C.CheckResult:
+    def _blink(self, blinks: list[Blink], ear: np.ndarray, ch: Challenge) -> C.CheckResult:
         window = ch.window("blink")
-        blinks = detect_blinks(ear, times, idx)
         inside = [b for b in blinks if window is None or window.start_s <= b.start_s <= window.end_s]
         ok = len(inside) >= ch.blinks
         return C.CheckResult(

@@ -255,7 +255,8 @@ def blink_precision_recall(
     slack: int = 2,
 ) -> dict[str, object]:
     """Detected blinks against hand labels; a detection matches a label if the frame ranges
-    overlap within ``slack`` frames. Reported with and without the labels marked unsure."""
+    overlap within ``slack`` frames, one to one. Reported with and without the labels marked
+    unsure."""
     per_clip = {}
     tp_sure = fn_sure = tp_all = fn_all = fp = 0
     for clip_name in sorted(checked):
@@ -269,8 +270,17 @@ def blink_precision_recall(
         def hit(b, lab) -> bool:  # type: ignore[no-untyped-def]
             return b.start_frame <= lab.end + slack and b.end_frame >= lab.start - slack
 
-        matched = [any(hit(b, lab) for b in found) for lab in mine]
-        unmatched_detections = [b for b in found if not any(hit(b, lab) for lab in mine)]
+        # One to one, in time order: a detection counts for at most one label, so two blinks
+        # merged into one detection are one hit and one miss, and a blink split in two is one
+        # hit and one false detection.
+        used: set[int] = set()
+        matched = []
+        for lab in mine:
+            j = next((k for k, b in enumerate(found) if k not in used and hit(b, lab)), None)
+            if j is not None:
+                used.add(j)
+            matched.append(j is not None)
+        unmatched_detections = [b for k, b in enumerate(found) if k not in used]
         tp_all += sum(matched)
         fn_all += len(mine) - sum(matched)
         tp_sure += sum(m for m, lab in zip(matched, mine, strict=True) if lab.sure)
