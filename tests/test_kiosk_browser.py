@@ -4,8 +4,9 @@ the camera (Chromium's fake capture device fed a .y4m made from ../shared/data).
 The person is enrolled with a still frame from a different part of the same footage: these
 are end-to-end tests of the page and the service, not accuracy claims. The server issues
 blink-only challenges whose window fits the looping clip (a recorded clip cannot follow
-random digits); everything else (nonce, expiry, consent, liveness, matching, rules,
-storage) is real. Screenshots of each screen are saved under reports/kiosk-screens/.
+random digits), and once a digits-only challenge, to walk the page's digit path (the clip
+reads no digits, so that one must fail); everything else (nonce, expiry, consent, liveness,
+matching, rules, storage) is real. The browser has no network but the service's loopback. Screenshots of each screen are saved under reports/kiosk-screens/.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -34,7 +35,7 @@ from api.kiosk_audio import audio_dir, build_prompts
 from api.settings import load_settings
 from api.storage.schema import Attempt, Certification, ChallengeSession
 from liveness import attacks
-from liveness.challenge import FixedWindowChallenges
+from liveness.challenge import Challenge, FixedWindowChallenges, Prompt
 from liveness.video import read_video
 from matcher import FaceMatcher
 from tests.conftest import DATA, ROOT
@@ -333,3 +334,63 @@ def test_the_browser_under_test_has_no_network_but_the_service(server: Server, l
         browser.close()
     assert outside.startswith("failed"), outside
     assert inside == 200
+
+
+@dataclass
+class DigitsOnly:
+    """A read-the-digits challenge whose window fits the looping clip (recorded footage cannot
+    read random digits, so this test checks the page's digit path, not a pass)."""
+
+    digits: str = "4816"
+    window_s: float = 4.0
+    ttl_s: float = 120.0
+
+    def issue(self, **_kw: object) -> Challenge:
+        now = datetime.now(UTC)
+        return Challenge(
+            secrets.token_urlsafe(18),
+            0,
+            self.digits,
+            (Prompt("digits", 0.0, self.window_s),),
+            now,
+            now + timedelta(seconds=self.ttl_s),
+        )
+
+
+def test_digit_challenge_shows_the_digits_and_stays_silent_while_they_are_read(
+    server: Server, live_camera: Path
+) -> None:
+    frame = cv2.imencode(".jpg", read_video(CLIP, with_audio=False).frames[18])[1].tobytes()
+    idn = enrol(server, "读数", frame)
+    service = server.app.state.service  # type: ignore[attr-defined]
+    blink_only, service.challenges = service.challenges, DigitsOnly()
+    try:
+        with playwright_api.sync_playwright() as pw:
+            browser, page = browser_page(pw, live_camera, {"width": 1080, "height": 1920})
+            seen: dict[str, str] = {}
+            page.on(
+                "console",
+                lambda m: seen.setdefault("digits", m.text) if m.text.startswith("digits:") else None,
+            )
+            page.add_init_script(
+                "new MutationObserver(() => { const d = document.querySelector('#digits');"
+                " if (d && !d.hidden && d.textContent) console.log('digits:' + d.textContent); })"
+                ".observe(document, {subtree: true, childList: true, attributes: true});"
+            )
+            text = run_flow(page, server, idn, "读数", "digits-kiosk")
+            spoken = page.evaluate("window.lifecertSpoken")
+            browser.close()
+    finally:
+        service.challenges = blink_only
+    assert seen.get("digits") == "digits:4 8 1 6", seen
+    said = [key for key, _how in spoken]
+    if ESPEAK is not None:  # the plan and the countdown are said; nothing while the digits are read
+        assert said[:4] == ["plan_digits", "count_3", "count_2", "count_1"], said
+        assert said[4:] in (["passed"], ["failed"], ["review"]), said
+    with service.db.transaction() as s:
+        attempt = s.execute(select(Attempt).order_by(Attempt.id.desc())).scalars().first()
+        judged = {c["name"]: c["passed"] for c in attempt.evidence["checks"]}
+    assert "read_digits" in judged and "blink" not in judged
+    # A man pulling faces to Chromium's fake beeping microphone has not read 4816 aloud.
+    assert attempt.outcome == "failed" and "认证未通过" in text, text
+    assert not (judged["read_digits"] and judged.get("audio_visual_sync", True)), judged
