@@ -5,8 +5,10 @@ very different EAR levels (0.2 to 0.45 on our clips), and the level drifts as th
 turns or the gaze drops, so "closed" is a fast fall below a fraction of this person's open
 level over the surrounding second, not a fixed number. The series is the more open of the
 two eyes: a blink closes both, a wink or a one-eyed squint does not. Hysteresis (close
-below one level, reopen above a higher one) stops flicker from counting twice; a duration
-window rejects single-frame landmark glitches and eyes held shut.
+below one level, reopen above a higher one) stops flicker from counting twice, while lids that
+half reopen and close again count twice (a double blink); a duration window rejects
+single-frame landmark glitches and eyes held shut, and a closing-speed floor rejects lids
+lowered slowly by a downward look.
 
 Measured limits: behind glasses and with motion blur the Iris eyelids close only part way
 (to 57-76 % of the open level on the hand-labelled clips). The two levels below were
@@ -36,6 +38,9 @@ MAX_CLOSED_S = 0.8
 # fall at 0.5 and 1.8 and are dropped, two are as fast as blinks (4.9, 6.5) and stay.
 MIN_CLOSING_RATE = (1.0 - CLOSE_FRACTION) / 0.1  # open levels per second
 SWEEP_FRAMES = 6  # the closing and the reopening are looked for this close to the bottom
+# Lids that half reopen (by the 25 % of the open level that makes a closing) and close again
+# make two blinks, though they never got back above the reopening level in between.
+SPLIT_RISE = 1.0 - CLOSE_FRACTION
 BASELINE_PERCENTILE = 80
 
 
@@ -88,21 +93,44 @@ def detect_blinks(ear: np.ndarray, times: np.ndarray, frame_index: np.ndarray) -
             elif value < CLOSE_FRACTION * base and state == "open":
                 state, start = "closed", i
         elif state == "closed" and value > REOPEN_FRACTION * base:
-            end = i - 1
-            duration = times[end] - times[start] + _frame_period(times)
-            fast = closing_rate(ear, level, times, start, end) >= MIN_CLOSING_RATE
-            if MIN_CLOSED_S <= duration <= MAX_CLOSED_S and fast:
-                blinks.append(
-                    Blink(
-                        int(frame_index[start]),
-                        int(frame_index[end]),
-                        float(times[start]),
-                        float(times[end]),
-                        float(np.nanmin(ear[start : end + 1])),
+            for first, last in split_at_partial_reopenings(ear / level, start, i - 1):
+                duration = times[last] - times[first] + _frame_period(times)
+                fast = closing_rate(ear, level, times, first, last) >= MIN_CLOSING_RATE
+                if MIN_CLOSED_S <= duration <= MAX_CLOSED_S and fast:
+                    blinks.append(
+                        Blink(
+                            int(frame_index[first]),
+                            int(frame_index[last]),
+                            float(times[first]),
+                            float(times[last]),
+                            float(np.nanmin(ear[first : last + 1])),
+                        )
                     )
-                )
             state = "open"
     return blinks
+
+
+def split_at_partial_reopenings(openness: np.ndarray, start: int, end: int) -> list[tuple[int, int]]:
+    """One closure in which the lids half reopen and close again is two blinks (a double
+    blink, a laugh): split where the openness (relative to the open level) rises by a whole
+    closing step, SPLIT_RISE, above the closure so far and then falls by as much again."""
+    segments, first = [], start
+    low, peak_at = np.inf, -1
+    for i in range(start, end + 1):
+        value = openness[i]
+        if not np.isfinite(value):
+            continue
+        if peak_at < 0:
+            low = min(low, value)
+            if value - low >= SPLIT_RISE:
+                peak_at = i
+        elif value > openness[peak_at]:
+            peak_at = i
+        elif openness[peak_at] - value >= SPLIT_RISE:
+            segments.append((first, peak_at - 1))
+            first, low, peak_at = peak_at + 1, value, -1
+    segments.append((first, end))
+    return segments
 
 
 def closing_rate(ear: np.ndarray, level: np.ndarray, times: np.ndarray, start: int, end: int) -> float:

@@ -6,7 +6,8 @@ are end-to-end tests of the page and the service, not accuracy claims. The serve
 blink-only challenges whose window fits the looping clip (a recorded clip cannot follow
 random digits), and once a digits-only challenge, to walk the page's digit path (the clip
 reads no digits, so that one must fail); everything else (nonce, expiry, consent, liveness,
-matching, rules, storage) is real. The browser has no network but the service's loopback. Screenshots of each screen are saved under reports/kiosk-screens/.
+matching, rules, storage) is real. The browser has no network but the service's loopback.
+Screenshots of each screen are saved under reports/kiosk-screens/.
 """
 
 from __future__ import annotations

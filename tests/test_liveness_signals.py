@@ -37,6 +37,18 @@ def test_lids_lowered_slowly_are_not_a_blink() -> None:
     assert len(detect_blinks(ear, t, idx)) == 1
 
 
+def test_double_blink_that_half_reopens_is_two_blinks() -> None:
+    # Lids shut, half reopen (to 70 % of open: never back above the 85 % reopening level), shut again.
+    double = [0.1, 0.0, 0.0, 0.12, 0.2, 0.21, 0.2, 0.06, 0.0, 0.0, 0.15, 0.26]
+    ear, t, idx = _series([0.3] * 25 + double + [0.3] * 25)
+    blinks = detect_blinks(ear, t, idx)
+    assert [(b.start_frame, b.end_frame) for b in blinks] == [(25, 29), (31, 35)]
+    # Landmark jitter on closed lids (a rise of 15 % of open) does not split a blink.
+    jitter = [0.1, 0.0, 0.045, 0.0, 0.045, 0.0, 0.15, 0.26]
+    ear, t, idx = _series([0.3] * 25 + jitter + [0.3] * 25)
+    assert len(detect_blinks(ear, t, idx)) == 1
+
+
 def test_single_frame_dip_is_not_a_blink() -> None:
     ear, t, idx = _series([0.3] * 20 + [0.05] + [0.3] * 20)
     assert detect_blinks(ear, t, idx) == []
