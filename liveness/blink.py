@@ -79,6 +79,7 @@ def local_baseline(ear: np.ndarray, times: np.ndarray) -> np.ndarray:
 def detect_blinks(ear: np.ndarray, times: np.ndarray, frame_index: np.ndarray) -> list[Blink]:
     """Blink events in a series of the more-open eye's EAR (NaN where the face was not measured)."""
     level = local_baseline(ear, times)
+    openness = ear / level  # share of this person's local open level
     blinks: list[Blink] = []
     state = "unknown"  # a blink must start from eyes seen open
     start = -1
@@ -93,9 +94,9 @@ def detect_blinks(ear: np.ndarray, times: np.ndarray, frame_index: np.ndarray) -
             elif value < CLOSE_FRACTION * base and state == "open":
                 state, start = "closed", i
         elif state == "closed" and value > REOPEN_FRACTION * base:
-            for first, last in split_at_partial_reopenings(ear / level, start, i - 1):
+            for first, last in split_at_partial_reopenings(openness, start, i - 1):
                 duration = times[last] - times[first] + _frame_period(times)
-                fast = closing_rate(ear, level, times, first, last) >= MIN_CLOSING_RATE
+                fast = closing_rate(openness, times, first, last) >= MIN_CLOSING_RATE
                 if MIN_CLOSED_S <= duration <= MAX_CLOSED_S and fast:
                     blinks.append(
                         Blink(
@@ -133,11 +134,11 @@ def split_at_partial_reopenings(openness: np.ndarray, start: int, end: int) -> l
     return segments
 
 
-def closing_rate(ear: np.ndarray, level: np.ndarray, times: np.ndarray, start: int, end: int) -> float:
+def closing_rate(openness: np.ndarray, times: np.ndarray, start: int, end: int) -> float:
     """Steepest fall of the openness on the way into a closure, in open levels per second."""
-    bottom = start + int(np.nanargmin(ear[start : end + 1]))
+    bottom = start + int(np.nanargmin(openness[start : end + 1]))
     lo = max(0, start - SWEEP_FRAMES)
-    falls = -np.diff(ear[lo : bottom + 1] / level[lo : bottom + 1]) / np.diff(times[lo : bottom + 1])
+    falls = -np.diff(openness[lo : bottom + 1]) / np.diff(times[lo : bottom + 1])
     return float(np.nanmax(falls)) if np.isfinite(falls).any() else 0.0
 
 
