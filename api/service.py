@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
 from api import audit
 from api import errors as E
@@ -61,6 +62,13 @@ from matcher import FaceMatcher, MatcherError, Role, decode_image
 from models import ModelStore
 
 CONSENT_VERSION = "2026-01"
+
+# Every person with their certification dates loaded in one query, not one per person.
+EVERYONE = select(Person).options(selectinload(Person.certifications)).order_by(Person.id)
+
+# How a payment run records a withheld month: suspended (back-paid on return) or held until
+# staff review a proof (the 24-month rule).
+WITHHELD = {"suspended": "suspended", "needs_review": "held_for_review"}
 CHANNELS = ("kiosk", "phone", "counter", "home_visit", "remote", "data")
 MAX_FAILED_PER_DAY = 5
 
@@ -770,9 +778,12 @@ class CertificationService:
             raise E.ServiceError(409, E.RUN_DONE)
         run = PaymentRun(month=month, decided_on=decided_on, counts={}, actor=actor, created_at=utcnow())
         s.add(run)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError as exc:  # the same month run at the same moment elsewhere
+            raise E.ServiceError(409, E.RUN_DONE) from exc
         counts = {"paid": 0, "suspended": 0, "needs_review": 0, "stopped": 0}
-        for person in s.execute(select(Person).order_by(Person.id)).scalars():
+        for person in s.execute(EVERYONE).scalars():
             policy = self.policy_for(person)
             if person.benefit_start > run_day(policy, key):
                 continue  # benefits not begun: not in this run
@@ -815,16 +826,11 @@ class CertificationService:
     # ---- staff lists ---------------------------------------------------------------
     def people_with_status(self, s: Session, today: date, statuses: set[str]) -> list[tuple[Person, object]]:
         out = []
-        for person in s.execute(select(Person).order_by(Person.id)).scalars():
+        for person in s.execute(EVERYONE).scalars():
             a = assess(self.policy_for(person), self.record_of(person), today)
             if a.status in statuses:
                 out.append((person, a))
         return out
-
-
-# How a payment run records a withheld month: suspended (back-paid on return) or held until
-# staff review a proof (the 24-month rule).
-WITHHELD = {"suspended": "suspended", "needs_review": "held_for_review"}
 
 
 def _sha256(data: bytes) -> str:
