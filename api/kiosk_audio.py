@@ -76,7 +76,9 @@ def build_prompts(out_dir: Path, espeak: str | None = None) -> dict[str, dict[st
             if previous.get(lang, {}).get(key) != text or not _is_audio(target):
                 _speak(binary, voice, WORDS_PER_MINUTE[lang], text, target)
             index[lang][key] = text
-    (out_dir / INDEX).write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+    partial = out_dir / (INDEX + ".part")
+    partial.write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+    partial.replace(out_dir / INDEX)  # the page never reads half an index
     return index
 
 
