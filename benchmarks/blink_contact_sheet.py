@@ -1,6 +1,6 @@
 """Draw the eye region of every frame of a clip on one sheet, numbered, for hand-labelling blinks.
 
-The blink labels in tests/data/blink_labels.csv were made by eye from these sheets, frame by
+The blink labels in tests/data/blink_labels*.csv were made by eye from these sheets, frame by
 frame, independently of the detector (the CSV's header says who and when). To check a label:
 
     python benchmarks/blink_contact_sheet.py \
