@@ -185,8 +185,13 @@ function say(key, text) {
     const audio = new Audio(`/kiosk/audio/${state.lang}/${key}.mp3`);
     playing = audio;
     const ended = new Promise((resolve) => { audio.onended = resolve; audio.onerror = resolve; });
-    return audio.play().then(() => { window.lifecertSpoken.push([key, "file"]); return ended; })
-      .catch(() => browserVoice(key, text));
+    window.lifecertSpoken.push([key, "file"]);
+    // AbortError: a newer prompt replaced this one before it started, which is not a failure.
+    return audio.play().then(() => ended, (e) => {
+      if (e.name === "AbortError") return undefined;
+      window.lifecertSpoken.push([key, "file-failed"]);
+      return browserVoice(key, text);
+    });
   }
   return browserVoice(key, text);
 }
