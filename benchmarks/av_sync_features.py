@@ -128,22 +128,29 @@ def _summary(name: str, bona: list[float], dub: list[float], rev: list[float]) -
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("manifest", type=Path)
-    ap.add_argument("--root", type=Path, required=True)
-    args = ap.parse_args()
-    with args.manifest.open(encoding="utf-8") as fh:
+def load_grid(manifest: Path, root: Path) -> tuple[list[dict[str, str]], dict[str, dict[str, np.ndarray]]]:
+    """The GRID rows of the bona fide list, and per clip (own and dubbing partners) its sound,
+    frame times, mouth ratio and FaceMesh points."""
+    with manifest.open(encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if "grid" in r["clip"]]
     matcher = FaceMatcher()
     data = {}
     for rel in sorted({r["clip"] for r in rows} | {r["other_person_clip"] for r in rows}):
-        clip = read_video(args.root / rel)
+        clip = read_video(root / rel)
         track = track_face(matcher, clip)
         shape = np.stack(
             [f.shape if f.shape is not None else np.full((468, 2), np.nan) for f in track.frames]
         )
         data[rel] = {"audio": clip.audio, "t": track.times, "mar": track.series("mar"), "shape": shape}
+    return rows, data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("manifest", type=Path)
+    ap.add_argument("--root", type=Path, required=True)
+    args = ap.parse_args()
+    rows, data = load_grid(args.manifest, args.root)
     print(f"{len(rows)} GRID clips, each with its own sound and a dubbed partner's\n")
 
     print("1. zero-lag correlation (best within +-2 frames), lip feature x sound scale")
