@@ -96,7 +96,7 @@ bench-liveness: models
 	$(LIFECERT) bench-liveness benchmarks/liveness_bona_fide.csv --root $(DATA) --out $(REPORTS)/liveness \
 	  --blink-labels tests/data/blink_labels.csv \
 	  --blink-labels tests/data/blink_labels_dev.csv --blink-labels tests/data/blink_labels_dev2.csv \
-	  --blink-labels tests/data/blink_labels_heldout.csv \
+	  --blink-labels tests/data/blink_labels_heldout.csv --blink-labels tests/data/blink_labels_grid.csv \
 	  --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof
 bench-liveness-speed: models
 	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid

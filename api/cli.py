@@ -229,7 +229,10 @@ def bench_liveness(
         list[Path] | None,
         typer.Option(help="Hand-labelled blinks CSV; repeat for separate sets (e.g. tuning, held-out)."),
     ] = None,
-    blink_clips: Annotated[Path | None, typer.Option(help="Folder of the labelled clips.")] = None,
+    blink_clips: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the labelled clips; label paths not found there are taken from --root."),
+    ] = None,
     spoof_dir: Annotated[
         Path | None, typer.Option(help="Folder of spoof photos to turn into videos.")
     ] = None,
@@ -267,7 +270,9 @@ def bench_liveness(
         if not label_file.is_file():
             raise _fail(f"blink labels {label_file} do not exist")
         labels, checked = read_blink_labels(label_file)
-        blinks[label_file.stem] = blink_precision_recall(analyzer, labels, checked, blink_clips or root)
+        blinks[label_file.stem] = blink_precision_recall(
+            analyzer, labels, checked, [blink_clips, root] if blink_clips else [root]
+        )
     examples = {}
     for item in [i for i in items if i.digits][:2] + [i for i in items if i.blinks][:2]:
         clip = read_video(root / item.clip)

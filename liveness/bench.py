@@ -10,7 +10,7 @@ the best frame also matches that ID photo.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -251,16 +251,18 @@ def blink_precision_recall(
     analyzer: LivenessAnalyzer,
     labels: list[BlinkLabel],
     checked: dict[str, int],
-    folder: Path,
+    folders: Sequence[Path],
     slack: int = 2,
 ) -> dict[str, object]:
     """Detected blinks against hand labels; a detection matches a label if the frame ranges
     overlap within ``slack`` frames, one to one. Reported with and without the labels marked
-    unsure."""
+    unsure. A label's clip is looked for in each of ``folders`` in turn (the talking-clip label
+    sets name bare files, the GRID set names paths under the data root)."""
     per_clip = {}
     tp_sure = fn_sure = tp_all = fn_all = fp = 0
     for clip_name in sorted(checked):
-        clip = read_video(folder / clip_name, with_audio=False)
+        path = next((f / clip_name for f in folders if (f / clip_name).is_file()), folders[0] / clip_name)
+        clip = read_video(path, with_audio=False)
         from liveness.tracking import track_face
 
         track = track_face(analyzer.matcher, clip)

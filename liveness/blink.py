@@ -15,7 +15,8 @@ Measured limits: behind glasses and with motion blur the Iris eyelids close only
 chosen by a grid over 30 settings scored on those same 8 hand-labelled blinks, plus the
 constraint of no blink on any photo turned into video (first version: 50 % / 75 % of a
 global baseline, recall 5/8). Precision and recall on those labels are therefore
-in-sample; BENCHMARKS.md says so next to the numbers.
+in-sample; BENCHMARKS.md says so next to the numbers. On a later held-out set (30 GRID clips,
+55 blinks, labelled after the last change here) recall is 89 % and precision 98 %.
 """
 
 from __future__ import annotations

@@ -206,9 +206,21 @@ def test_bench_liveness_writes_rates_and_blink_scores(tmp_path: Path) -> None:
         "liveportrait_driving_d0.mp4,,,,checked_frames=0-77\nliveportrait_driving_d0.mp4,64,67,sure,\n",
         encoding="utf-8",
     )
+    # The same label naming the clip by its path under --root, as the GRID label set does.
+    by_path = tmp_path / "one_clip_by_path.csv"
+    by_path.write_text(
+        labels.read_text(encoding="utf-8").replace("liveportrait_", "videos/talking/liveportrait_")
+    )
     out = tmp_path / "report"
     args = ["bench-liveness", str(manifest), "--root", str(DATA), "--out", str(out)]
-    args += ["--blink-labels", str(labels), "--blink-clips", str(VIDEOS / "talking")]
+    args += [
+        "--blink-labels",
+        str(labels),
+        "--blink-labels",
+        str(by_path),
+        "--blink-clips",
+        str(VIDEOS / "talking"),
+    ]
     runner = CliRunner()
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
@@ -219,6 +231,7 @@ def test_bench_liveness_writes_rates_and_blink_scores(tmp_path: Path) -> None:
         assert metrics["rates"]["apcer"][attack]["accepted"] == 0, attack
     assert metrics["blinks"]["one_clip"]["recall_all"] == 1.0
     assert metrics["blinks"]["one_clip"]["precision"] == 1.0
+    assert metrics["blinks"]["one_clip_by_path"]["recall_all"] == 1.0
     assert "one_clip" in (out / "report.md").read_text(encoding="utf-8")
     missing = runner.invoke(app, [*args[:6], "--blink-labels", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "do not exist" in missing.output
