@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-kiosk clean
+.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-kiosk clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench: models
 	for p in fast fused mit; do \
 	  $(LIFECERT) bench $(DATA)/faces/pairs.csv --root $(DATA)/faces --out $(REPORTS)/bench-$$p --preset $$p || exit 1; \
 	done
+# Low FMR: every pair of LFW photos of different people (~30 million impostor pairs).
+bench-impostors: models
+	$(LIFECERT) bench-impostors $(DATA)/faces/lfw --out $(REPORTS)/impostors
 # Speed, ours and the peer's, on the same first 200 images of the pairs file, one after the other.
 bench-speed: models .venv-peer/.installed
 	$(PY) benchmarks/speed.py $(DATA)/faces/pairs.csv --root $(DATA)/faces --images 200

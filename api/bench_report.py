@@ -17,6 +17,7 @@ from scipy.stats import norm
 
 from matcher.bench import BenchResult
 from matcher.evaluation import roc_summary
+from matcher.identification import AllPairs
 
 
 def _groups(result: BenchResult) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -190,6 +191,103 @@ def write_report(result: BenchResult, out_dir: Path, meta: dict[str, object]) ->
         "img{max-width:32%}</style>"
         f"{body}<p><img src='roc.png' alt='ROC'><img src='det.png' alt='DET'>"
         "<img src='scores.png' alt='score histogram'></p></html>"
+    )
+    (out_dir / "report.html").write_text(page, encoding="utf-8")
+    return out_dir / "report.html"
+
+
+def plot_fmr_tail(pairs: AllPairs, thresholds: dict[str, float], path: Path) -> None:
+    """FMR (log) and TAR against the threshold, so a screening threshold can be read off."""
+    grid = np.linspace(0.0, 1.0, 201)
+    impostor, genuine = np.sort(pairs.impostor), np.sort(pairs.genuine)
+    fmr = 1 - np.searchsorted(impostor, grid, side="left") / max(impostor.size, 1)
+    tar = 1 - np.searchsorted(genuine, grid, side="left") / max(genuine.size, 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.semilogy(
+        grid, np.where(fmr > 0, fmr, np.nan), color="tab:red", label=f"FMR ({impostor.size:,} impostor pairs)"
+    )
+    ax.set_xlabel("score threshold")
+    ax.set_ylabel("FMR")
+    ax.set_ylim(max(0.5 / max(impostor.size, 1), 1e-9), 1)
+    right = ax.twinx()
+    right.plot(grid, tar, color="tab:green", label=f"TAR ({genuine.size:,} genuine pairs)")
+    right.set_ylabel("TAR")
+    right.set_ylim(0, 1.01)
+    for name, t in thresholds.items():
+        ax.axvline(t, color="k", linestyle="--", linewidth=0.8)
+        ax.text(t, 0.5, f" {name}", rotation=90, va="top", fontsize=8)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles, [str(h.get_label()) for h in handles], loc="lower left")
+    ax.set_title("every pair of photos of different people")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def identification_markdown(metrics: dict, meta: dict[str, object]) -> str:  # type: ignore[type-arg]
+    def rate_row(name: str, r: dict) -> str:  # type: ignore[type-arg]
+        return (
+            f"| {name} | {r['threshold']:.4f} | {r['false_matches']:,} | {r['fmr']:.2e} | "
+            f"{r['fmr_upper_95']:.2e} | {_pct(r['tar'])} |"
+        )
+
+    images = metrics["images"]
+    lines = [
+        f"# Low-FMR benchmark: preset `{metrics['preset']}`",
+        "",
+        f"{meta['date']} · {meta['machine']} · folder `{meta['folder']}`",
+        "",
+        f"{images['total']:,} photos of {images['people']:,} people; every pair of photos of different "
+        f"people is an impostor pair ({metrics['impostor_pairs']:,}), every pair of the same person's "
+        f"photos a genuine pair ({metrics['genuine_pairs']:,}). Pairs share photos, so they are not "
+        "independent and the bound is optimistic.",
+        "",
+        "| threshold | score | impostor pairs at or above | FMR | FMR 95 % upper bound | TAR |",
+        "|---|---|---|---|---|---|",
+        *(rate_row(name, r) for name, r in metrics["at_threshold"].items()),
+        *(rate_row(f"FMR {name}", r) for name, r in metrics["at_fmr"].items()),
+        "",
+        f"Highest impostor score: {metrics['impostor_max']:.4f}. The highest-scoring impostor pairs "
+        "(a mislabelled or duplicated photo shows up here first):",
+        "",
+        "| photo | photo | score |",
+        "|---|---|---|",
+        *(f"| {p['a']} | {p['b']} | {p['score']:.4f} |" for p in metrics["top_impostors"]),
+        "",
+        f"Photos with no face found (scored on the whole image): {len(images['no_face'])}; "
+        f"unreadable: {len(images['unreadable'])}.",
+        "",
+        "![FMR and TAR against the threshold](fmr_tail.png)",
+    ]
+    return "\n".join(lines)
+
+
+def write_identification_report(
+    metrics: dict,  # type: ignore[type-arg]
+    pairs: AllPairs,
+    thresholds: dict[str, float],
+    out_dir: Path,
+    meta: dict[str, object],
+) -> Path:
+    """Write metrics.json, report.md, report.html and the FMR/TAR plot; returns the HTML path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
+        **meta,
+    }
+    plot_fmr_tail(pairs, thresholds, out_dir / "fmr_tail.png")
+    (out_dir / "metrics.json").write_text(
+        json.dumps({"meta": meta, **metrics}, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    md = identification_markdown(metrics, meta)
+    (out_dir / "report.md").write_text(md, encoding="utf-8")
+    body = markdown_lib.markdown(md, extensions=["tables"])
+    page = (
+        "<!doctype html><html lang='en'><meta charset='utf-8'><title>lifecert low-FMR benchmark</title>"
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25em .6em}</style>"
+        f"{body}</html>"
     )
     (out_dir / "report.html").write_text(page, encoding="utf-8")
     return out_dir / "report.html"

@@ -218,6 +218,60 @@ def liveness(
     raise typer.Exit(0 if result.passed else 1)
 
 
+@app.command("bench-impostors")
+def bench_impostors(
+    folder: Annotated[Path, typer.Argument(help="Photos, one folder per person (LFW's layout).")],
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/impostors"),
+    preset: PresetOpt = None,
+    workers: Annotated[int, typer.Option(help="Processes (each one model set, 1 thread).")] = 0,
+    cache: Annotated[bool, typer.Option(help="Reuse embeddings cached by earlier runs.")] = True,
+) -> None:
+    """Low FMR: score every pair of photos of different people; thresholds for 1e-3..1e-6."""
+    from tqdm import tqdm
+
+    from api.bench_report import write_identification_report
+    from api.settings import REGISTER_MATCH_THRESHOLD
+    from matcher.bench import run_all_pairs
+
+    if not folder.is_dir():
+        raise _fail(f"folder {folder} does not exist")
+    matcher = _load_matcher(preset)
+    thresholds = {
+        "1:1 match (preset)": matcher.threshold,
+        "register screening (service)": REGISTER_MATCH_THRESHOLD,
+    }
+
+    def progress(stream, total):  # type: ignore[no-untyped-def]
+        return tqdm(stream, total=total, desc="embedding", unit="img", file=sys.stderr)
+
+    try:
+        metrics, pairs = run_all_pairs(
+            matcher,
+            folder,
+            thresholds,
+            workers=workers or (os.cpu_count() or 1),
+            use_cache=cache,
+            progress=progress,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    page = write_identification_report(metrics, pairs, thresholds, out, {"folder": str(folder)})
+    table = Table(title=f"preset {metrics['preset']} · {metrics['impostor_pairs']:,} impostor pairs")
+    for col in ("threshold", "score", "false matches", "FMR", "TAR"):
+        table.add_column(col)
+    rows = {**metrics["at_threshold"], **{f"FMR {k}": v for k, v in metrics["at_fmr"].items()}}  # type: ignore[dict-item]
+    for name, r in rows.items():
+        table.add_row(
+            name,
+            f"{r['threshold']:.4f}",
+            f"{r['false_matches']:,}",
+            f"{r['fmr']:.2e}",
+            f"{100 * r['tar']:.2f} %",
+        )
+    Console().print(table)
+    print(f"report: {page}")
+
+
 @app.command("bench-liveness")
 def bench_liveness(
     manifest: Annotated[
@@ -353,10 +407,10 @@ def serve(
     from api.demo import seed_demo
     from api.settings import load_settings
 
-    settings = load_settings(demo=demo)
     try:
+        settings = load_settings(demo=demo)
         application = create_app(settings)
-    except ModelError as exc:
+    except (ModelError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if demo:
         keys = seed_demo(application.state.service, data)

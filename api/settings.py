@@ -16,6 +16,12 @@ from pathlib import Path
 
 from models import default_home
 
+# A live face that scores this high against someone else on the register goes to review.
+# Measured by `make bench-impostors` (BENCHMARKS.md): FMR 1.6e-6 per comparison on LFW, so a
+# register of 10,000 people sends ~1.5 % of certifications to review for a look-alike. Raise
+# it (LIFECERT_REGISTER_MATCH_THRESHOLD) for a larger register: 0.58 is FMR 1e-6 there.
+REGISTER_MATCH_THRESHOLD = 0.55
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -30,7 +36,7 @@ class Settings:
     rate_per_minute: int = 60
     max_attempts_per_session: int = 3
     session_ttl_s: int = 120
-    register_match_threshold: float = 0.55
+    register_match_threshold: float = REGISTER_MATCH_THRESHOLD
     # Certification dates, the 28th cut-off and due dates are local calendar dates.
     timezone: str = "Asia/Shanghai"
     demo: bool = False
@@ -65,5 +71,19 @@ def load_settings(**overrides: object) -> Settings:
         "preset": os.environ.get("LIFECERT_PRESET") or None,
         "timezone": os.environ.get("LIFECERT_TIMEZONE", "Asia/Shanghai"),
     }
+    threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
+    if threshold:
+        values["register_match_threshold"] = _score("LIFECERT_REGISTER_MATCH_THRESHOLD", threshold)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _score(name: str, text: str) -> float:
+    """A matcher score threshold from the environment: a cosine in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must be a score between 0 and 1, not {text!r}")
+    return value

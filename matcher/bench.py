@@ -29,6 +29,7 @@ from matcher.evaluation import (
     read_pairs,
     roc_summary,
 )
+from matcher.identification import AllPairs, all_pair_scores, identification_metrics
 from matcher.image_io import read_image
 from matcher.pipeline import FaceMatcher, Role
 from models import ModelStore
@@ -55,6 +56,8 @@ class BenchResult:
     def same(self) -> np.ndarray:
         return np.array([p.same for p in self.pairs])
 
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 _worker: dict[str, FaceMatcher] = {}
 
@@ -168,6 +171,57 @@ def embed_files(
     return outcomes
 
 
+def bench_cache(matcher: FaceMatcher) -> EmbeddingCache:
+    """The embedding cache every benchmark of this preset and these model files shares."""
+    return EmbeddingCache(matcher.store.home / "cache" / f"bench-{_fingerprint(matcher)}.npz")
+
+
+def identity_photos(folder: Path) -> list[tuple[Path, str]]:
+    """Photos laid out one folder per person (LFW's layout), as (path, person)."""
+    return sorted(
+        (p, p.parent.name) for p in folder.glob("*/*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
+    )
+
+
+def run_all_pairs(
+    matcher: FaceMatcher,
+    folder: Path,
+    thresholds: dict[str, float],
+    *,
+    workers: int = 1,
+    use_cache: bool = True,
+    progress: Callable | None = None,  # type: ignore[type-arg]
+) -> tuple[dict[str, object], AllPairs]:
+    """Every pair of photos of different people in ``folder``: the low-FMR end of the curve."""
+    photos = identity_photos(folder)
+    cache = bench_cache(matcher) if use_cache else None
+    outcomes = embed_files(matcher, [p for p, _ in photos], workers=workers, cache=cache, progress=progress)
+    kept = [(p, who) for p, who in photos if outcomes[str(p)].embedding is not None]
+    if len({who for _, who in kept}) < 2:
+        raise ValueError(f"{folder} needs photos of at least two people, one folder each")
+    pairs = all_pair_scores(
+        np.stack([outcomes[str(p)].embedding for p, _ in kept]),  # type: ignore[misc]
+        [who for _, who in kept],
+    )
+    metrics = identification_metrics(pairs, thresholds)
+    metrics["preset"] = matcher.preset.key
+
+    def listed(keep: Callable[[ImageOutcome], bool]) -> list[str]:
+        return sorted(os.path.relpath(p, folder) for p, _ in photos if keep(outcomes[str(p)]))
+
+    metrics["images"] = {
+        "total": len(photos),
+        "people": len({who for _, who in photos}),
+        "no_face": listed(lambda o: not o.face_found),
+        "unreadable": listed(lambda o: o.embedding is None),
+    }
+    metrics["top_impostors"] = [
+        {"a": os.path.relpath(kept[i][0], folder), "b": os.path.relpath(kept[j][0], folder), "score": score}
+        for i, j, score in pairs.top_impostors
+    ]
+    return metrics, pairs
+
+
 def run_bench(
     matcher: FaceMatcher,
     pairs_file: Path,
@@ -180,9 +234,7 @@ def run_bench(
 ) -> BenchResult:
     pairs = read_pairs(pairs_file)
     files = sorted({root / p.file_a for p in pairs} | {root / p.file_b for p in pairs})
-    cache = None
-    if use_cache:
-        cache = EmbeddingCache(matcher.store.home / "cache" / f"bench-{_fingerprint(matcher)}.npz")
+    cache = bench_cache(matcher) if use_cache else None
     outcomes = embed_files(matcher, files, workers=workers, cache=cache, progress=progress)
     scores = np.full(len(pairs), np.nan)
     for i, p in enumerate(pairs):

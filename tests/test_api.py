@@ -529,6 +529,19 @@ def test_each_client_is_rate_limited(
     app.state.db.engine.dispose()
 
 
+def test_register_screening_threshold_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    assert load_settings().register_match_threshold == 0.55
+    monkeypatch.setenv("LIFECERT_REGISTER_MATCH_THRESHOLD", "0.58")
+    assert load_settings().register_match_threshold == 0.58
+    for bad in ("1.5", "0", "high"):
+        monkeypatch.setenv("LIFECERT_REGISTER_MATCH_THRESHOLD", bad)
+        with pytest.raises(ValueError, match="LIFECERT_REGISTER_MATCH_THRESHOLD must be a score"):
+            load_settings()
+
+
 def test_payment_run_withholds_overdue_months_and_certifying_pays_them_back(client: TestClient) -> None:
     idn = new_id()
     begun = (date.today() - relativedelta(months=16)).replace(day=1)  # first due passed ~4 months ago

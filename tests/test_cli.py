@@ -107,3 +107,31 @@ def test_payment_run_command_records_a_month_once(tmp_path: Path, monkeypatch: p
     }
     again = runner.invoke(app, ["payment-run", last])
     assert again.exit_code == 2 and "already recorded" in again.output
+
+
+def test_bench_impostors_scores_every_pair_of_different_people(tmp_path: Path) -> None:
+    folder = tmp_path / "people"
+    lfw = FACES / "lfw"
+    for person in ("Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody"):
+        (folder / person).mkdir(parents=True)
+        for photo in sorted((lfw / person).glob("*.jpg"))[:2]:
+            (folder / person / photo.name).symlink_to(photo)
+    out = tmp_path / "report"
+    args = ["bench-impostors", str(folder), "--out", str(out), "--workers", "1", "--no-cache"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    # 6 photos of 3 people: 15 pairs, 3 of them the same person.
+    assert (metrics["impostor_pairs"], metrics["genuine_pairs"]) == (12, 3)
+    assert set(metrics["at_threshold"]) == {"1:1 match (preset)", "register screening (service)"}
+    assert metrics["at_threshold"]["1:1 match (preset)"]["tar"] == 1.0
+    assert metrics["at_fmr"] == {}  # 12 impostor pairs resolve no FMR of 1e-3 or below
+    assert len(metrics["top_impostors"]) == 10
+    assert all(p["a"].split("/")[0] != p["b"].split("/")[0] for p in metrics["top_impostors"])
+    for name in ("report.md", "report.html", "fmr_tail.png"):
+        assert (out / name).stat().st_size > 0, name
+    lonely = tmp_path / "one"
+    (lonely / "Aaron_Peirsol").mkdir(parents=True)
+    (lonely / "Aaron_Peirsol" / "a.jpg").symlink_to(sorted((lfw / "Aaron_Peirsol").glob("*.jpg"))[0])
+    refused = runner.invoke(app, ["bench-impostors", str(lonely), "--out", str(out), "--no-cache"])
+    assert refused.exit_code == 2 and "at least two people" in refused.output
