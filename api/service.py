@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -116,6 +117,9 @@ class CertificationService:
         self._matcher = matcher
         self.cipher = IdCipher(settings.encryption_key)
         self.challenges = ChallengeFactory(ttl_s=settings.session_ttl_s)
+        # Each judgement holds a clip's frames (up to a few hundred MB) and keeps a core busy
+        # for about a second; more at once than there are cores only adds memory and waiting.
+        self._analysis_slots = threading.BoundedSemaphore(settings.max_parallel_analyses)
 
     @property
     def matcher(self) -> FaceMatcher:
@@ -383,6 +387,12 @@ class CertificationService:
     ) -> dict[str, object]:
         """Liveness, then the best frame against the person's references. No database access."""
         challenge = Challenge.from_dict(cs.challenge)
+        with self._analysis_slots:
+            return self._judge(challenge, clip_bytes, references)
+
+    def _judge(
+        self, challenge: Challenge, clip_bytes: bytes, references: list[np.ndarray]
+    ) -> dict[str, object]:
         with tempfile.NamedTemporaryFile(suffix=".clip") as tmp:
             tmp.write(clip_bytes)
             tmp.flush()

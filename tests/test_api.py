@@ -529,6 +529,46 @@ def test_each_client_is_rate_limited(
     app.state.db.engine.dispose()
 
 
+def test_no_more_clips_are_judged_at_once_than_allowed(
+    tmp_path: Path, matcher: FaceMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each judgement holds a clip's frames in memory: a burst of uploads must queue."""
+    import threading
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    settings = replace(load_settings(database_url=f"sqlite:///{tmp_path / 'j.db'}"), max_parallel_analyses=2)
+    service = create_app(settings, matcher).state.service
+    lock, two_running, release = threading.Lock(), threading.Event(), threading.Event()
+    running, peak = 0, 0
+
+    def judging(*_args: object) -> dict[str, object]:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+            if running == 2:
+                two_running.set()
+        release.wait(timeout=10)  # every judgement that got in holds its slot
+        with lock:
+            running -= 1
+        return {}
+
+    monkeypatch.setattr(service, "_judge", judging)
+    session = SimpleNamespace(challenge=service.challenges.issue(blinks=1).to_dict())
+    threads = [threading.Thread(target=service.judge, args=(session, b"", [])) for _ in range(6)]
+    for t in threads:
+        t.start()
+    assert two_running.wait(timeout=10)
+    for t in threads:
+        t.join(timeout=0.2)  # time for the other four to get in, were they let in
+    release.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads)
+    assert peak == 2
+
+
 def test_register_screening_threshold_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
