@@ -238,7 +238,7 @@ class LivenessAnalyzer:
         finite = mar[np.isfinite(mar)]
         mouth_range = float(np.percentile(finite, 95) - np.percentile(finite, 10)) if finite.size else 0.0
         mouth_smooth = lag1_autocorrelation(mar)
-        frozen = frozen_fraction(clip, [f.index for f in track.frames])
+        frozen = frozen_fraction(clip, track)
         smooth, jumps = continuity(track)
         period = float(np.median(np.diff(track.times))) if len(track.frames) > 1 else 0.04
         multi_s = sum(1 for f in track.frames if f.faces > 1) * period

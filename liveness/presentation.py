@@ -25,7 +25,10 @@ from liveness.tracking import Track
 from liveness.video import Clip
 from models import ModelRunner
 
-FROZEN_DIFF = 0.5  # mean absolute grey-level change below which two frames are "the same"
+# Two faces are "the same" when their mean absolute grey-level change is below 1 % of the face's
+# grey-level spread: half a grey level on a well-lit face (spread ~50), the old absolute limit.
+FROZEN_CONTRAST_SHARE = 0.01
+FACE_SIDE = 64
 LIVENESS_CROP_SCALE = 2.7
 LIVENESS_SIZE = 128
 
@@ -64,12 +67,31 @@ def lag1_autocorrelation(x: np.ndarray) -> float:
     return float(np.sum(x[1:] * x[:-1]) / energy) if energy > 1e-12 else 0.0
 
 
-def frozen_fraction(clip: Clip, indices: list[int]) -> float:
-    if len(indices) < 2:
+def frozen_fraction(clip: Clip, track: Track) -> float:
+    """Share of consecutive analysed frames whose face is practically unchanged.
+
+    Measured on the tracked face, not the whole picture, and against the face's own contrast:
+    a still background, a low-bitrate encoder that copies unchanged blocks from the previous
+    frame, or a dim room (every difference shrinks with the exposure) made real footage look
+    frozen when whole frames were compared in grey levels (BENCHMARKS.md, capture conditions).
+    A still image replayed as video stays exactly frozen either way."""
+    crops = []
+    for f in track.frames:
+        if f.box is None:
+            continue
+        x0, y0, x1, y1 = (round(float(v)) for v in f.box)
+        h, w = clip.frames[f.index].shape[:2]
+        region = clip.frames[f.index][max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+        if region.size:
+            crops.append(cv2.cvtColor(cv2.resize(region, (FACE_SIDE, FACE_SIDE)), cv2.COLOR_BGR2GRAY))
+    if len(crops) < 2:
         return 1.0
-    greys = [cv2.cvtColor(cv2.resize(clip.frames[i], (160, 120)), cv2.COLOR_BGR2GRAY) for i in indices]
-    diffs = [float(np.mean(cv2.absdiff(a, b))) for a, b in itertools.pairwise(greys)]
-    return float(np.mean(np.array(diffs) < FROZEN_DIFF))
+    frozen = [
+        float(np.mean(cv2.absdiff(a, b)))
+        < FROZEN_CONTRAST_SHARE * max(float(np.std(a)), float(np.std(b)), 1.0)
+        for a, b in itertools.pairwise(crops)
+    ]
+    return float(np.mean(frozen))
 
 
 def continuity(track: Track) -> tuple[float, int]:

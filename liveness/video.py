@@ -1,4 +1,5 @@
-"""Read a response clip (mp4/webm/mov/mpg via PyAV, or JPEG frames) with its limits checked.
+"""Read a response clip (mp4/webm/mov/mpg via PyAV, or JPEG frames) with its limits checked,
+and write one as a phone would (tests and benchmarks re-encode the real clips that way).
 
 PyAV carries FFmpeg inside its wheel, so phone (H.264/AAC, VP8/Opus) and GRID (MPEG-1/MP2)
 clips decode with no system packages, and the audio track comes from the same container.
@@ -158,3 +159,36 @@ def clip_from_jpegs(images: Sequence[bytes], times_s: Sequence[float]) -> Clip:
     if t.size and np.any(np.diff(t) <= 0):
         raise VideoError(UNREADABLE, "frame timestamps must increase")
     return _check(Clip(frames, t - (t[0] if t.size else 0.0)))
+
+
+def write_mp4(
+    path: Path,
+    frames: Sequence[np.ndarray],
+    fps: float,
+    *,
+    audio: np.ndarray | None = None,
+    rotation: int = 0,
+    crf: int = 18,
+) -> Path:
+    """H.264 (and AAC) in MP4, as a phone uploads it. ``rotation`` stores the frames turned
+    and tags the file with that display rotation, as phones store portrait video."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=round(fps))
+        h, w = frames[0].shape[:2]
+        video.width, video.height = (h, w) if rotation % 180 else (w, h)
+        video.pix_fmt = "yuv420p"
+        video.options = {"crf": str(crf), "preset": "ultrafast"}
+        video.set_display_rotation(rotation)
+        sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio is not None else None
+        for image in frames:
+            stored = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))
+            container.mux(video.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")))
+        container.mux(video.encode())
+        if sound is not None and audio is not None:
+            for start in range(0, audio.size, 1024):
+                chunk = np.clip(audio[start : start + 1024], -1, 1).reshape(1, -1).astype(np.float32)
+                frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                frame.sample_rate, frame.pts = AUDIO_RATE, start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())
+    return path

@@ -14,7 +14,7 @@ from api.cli import app
 from liveness import attacks
 from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, ChallengeFactory, MemoryNonceLedger, Prompt
-from liveness.video import Clip, VideoError, clip_from_jpegs, read_video
+from liveness.video import Clip, VideoError, clip_from_jpegs, read_video, write_mp4
 from matcher import FaceMatcher
 from tests.conftest import DATA
 
@@ -193,26 +193,6 @@ def test_jpeg_frames_with_timestamps_are_a_clip(analyzer: LivenessAnalyzer, blin
         clip_from_jpegs(jpegs, [0.0] * len(jpegs))  # timestamps must increase
 
 
-def _encode(path: Path, frames: list, fps: float, rotation: int = 0) -> Path:  # type: ignore[type-arg]
-    """Write frames as H.264 the way a phone would, optionally stored sideways with a tag."""
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=round(fps))
-        h, w = frames[0].shape[:2]
-        stream.width, stream.height = (h, w) if rotation % 180 else (w, h)
-        stream.pix_fmt = "yuv420p"
-        stream.set_display_rotation(rotation)
-        for image in frames:
-            stored = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize("rotation", [90, -90])
 def test_phone_clip_filmed_sideways_with_a_rotation_tag_is_turned_upright(
     analyzer: LivenessAnalyzer, blinking_clip: Clip, tmp_path: Path, rotation: int
@@ -221,7 +201,9 @@ def test_phone_clip_filmed_sideways_with_a_rotation_tag_is_turned_upright(
     (and so the reader) apply; ignored, the face would lie on its side and no face be found."""
     import numpy as np
 
-    clip = read_video(_encode(tmp_path / "portrait.mp4", blinking_clip.frames, blinking_clip.fps, rotation))
+    clip = read_video(
+        write_mp4(tmp_path / "portrait.mp4", blinking_clip.frames, blinking_clip.fps, rotation=rotation)
+    )
     assert clip.frames[0].shape == blinking_clip.frames[0].shape
     difference = np.abs(clip.frames[10].astype(int) - blinking_clip.frames[10].astype(int)).mean()
     assert difference < 8  # the same picture, give or take the re-encoding
@@ -234,17 +216,32 @@ def test_large_fast_phone_clip_is_analysed_at_bounded_size_and_rate(
     """1536 px at 50 fps in; at most 1280 px and every other frame kept, the same verdict."""
     big = [cv2.resize(f, (1536, 1536), interpolation=cv2.INTER_CUBIC) for f in blinking_clip.frames]
     doubled = [f for f in big for _ in range(2)]
-    clip = read_video(_encode(tmp_path / "fast.mp4", doubled, 2 * blinking_clip.fps))
+    clip = read_video(write_mp4(tmp_path / "fast.mp4", doubled, 2 * blinking_clip.fps))
     assert max(clip.frames[0].shape[:2]) == 1280
     assert len(clip.frames) == len(blinking_clip.frames)
     assert abs(clip.duration_s - blinking_clip.duration_s) < 0.05
     assert analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1)).passed
 
 
+def test_dim_low_bitrate_footage_is_not_mistaken_for_a_frozen_picture(
+    analyzer: LivenessAnalyzer, blinking_clip: Clip, tmp_path: Path
+) -> None:
+    """An unlit room and a weak uplink shrink frame-to-frame changes; a still stays still."""
+    from liveness.presentation import frozen_fraction
+    from liveness.tracking import track_face
+
+    dim = [(f * 0.4).astype(f.dtype) for f in blinking_clip.frames]
+    clip = read_video(write_mp4(tmp_path / "dim.mp4", dim, blinking_clip.fps, crf=32))
+    assert frozen_fraction(clip, track_face(analyzer.matcher, clip)) < 0.2  # whole grey frames: 0.96
+    assert analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1)).passed
+    still = attacks.photo_video(blinking_clip.frames[40], 3.0, moving=False)
+    assert frozen_fraction(still, track_face(analyzer.matcher, still)) == 1.0
+
+
 def test_too_small_a_picture_is_refused(blinking_clip: Clip, tmp_path: Path) -> None:
     small = [cv2.resize(f, (200, 200)) for f in blinking_clip.frames]
     with pytest.raises(VideoError) as info:
-        read_video(_encode(tmp_path / "small.mp4", small, blinking_clip.fps))
+        read_video(write_mp4(tmp_path / "small.mp4", small, blinking_clip.fps))
     assert info.value.reason.code == "video_size"
 
 
