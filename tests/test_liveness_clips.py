@@ -198,7 +198,7 @@ def test_phone_clip_filmed_sideways_with_a_rotation_tag_is_turned_upright(
     analyzer: LivenessAnalyzer, blinking_clip: Clip, tmp_path: Path, rotation: int
 ) -> None:
     """Phones store portrait video as landscape frames plus a display rotation, which players
-    (and so the reader) apply; ignored, the face would lie on its side and no face be found."""
+    (and so the reader) apply; ignored, the face lies on its side and is measured wrongly."""
     import numpy as np
 
     clip = read_video(
