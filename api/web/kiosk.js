@@ -118,7 +118,9 @@ async function openCamera() {
   $("prompt").textContent = "";
   $("digits").hidden = true;
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user", width: 640, height: 480 }, audio: true });
+    // 30 fps asked for (ideal, never required): below ~20 fps the mouth and blink checks lose
+    // their footing (BENCHMARKS.md, liveness under capture conditions).
+    state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user", width: 640, height: 480, frameRate: { ideal: 30 } }, audio: true });
   } catch (e) {
     try { state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" } }); }
     catch (e2) {
