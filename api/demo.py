@@ -12,9 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.security import hash_api_key, new_api_key
-from api.service import CertificationService, utcnow
-from api.storage.schema import Client, Person
+from api.certification import enrolment, recording
+from api.certification.clock import utcnow
+from api.certification.security import hash_api_key, new_api_key
+from api.certification.service import CertificationService
+from api.certification.storage.schema import Client, Person
 
 DEMO_PEOPLE = (
     # id_number, name, category, benefit_start, phone, photo under faces/deepface
@@ -60,7 +62,9 @@ def seed_demo(service: CertificationService, data_dir: Path) -> dict[str, str]:
         ]
         if missing:
             rows = "\n".join(f"{i},{n},{c},{b},{ph}" for i, n, c, b, ph, _ in missing)
-            service.import_persons(s, "id_number,name,category,benefit_start,phone\n" + rows, "demo")
+            enrolment.import_persons(
+                service, s, "id_number,name,category,benefit_start,phone\n" + rows, "demo"
+            )
     with service.db.transaction() as s:
         staff = s.execute(select(Client).where(Client.name == "demo-staff")).scalar_one()
     for (id_number, *_rest, photo), days in zip(DEMO_PEOPLE, DEMO_LAST_CERTIFIED_DAYS_AGO, strict=True):
@@ -69,15 +73,21 @@ def seed_demo(service: CertificationService, data_dir: Path) -> dict[str, str]:
                 select(Person).where(Person.id_hash == service.id_hash(id_number))
             ).scalar_one()
             if not person.references and (data_dir / "faces/deepface" / photo).is_file():
-                service.enrol_photo(s, person, (data_dir / "faces/deepface" / photo).read_bytes(), "demo")
+                enrolment.enrol_photo(
+                    service, s, person, (data_dir / "faces/deepface" / photo).read_bytes(), "demo"
+                )
             if not person.certifications:
-                service.record_certification(
+                recording.certify_person(
+                    service,
                     s,
                     person,
                     service.today() - timedelta(days=days),
                     channel="counter",
                     method="staff_assisted",
+                    attempt=None,
+                    proxy_id=None,
                     staff=staff,
+                    actor=staff.name,
                     evidence={"demo": True},
                 )
     return keys

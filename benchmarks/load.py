@@ -34,10 +34,10 @@ import httpx
 import uvicorn
 from sqlalchemy import func, select
 
-from api.app import create_app
+from api.certification.settings import load_settings
+from api.certification.storage.schema import Certification
 from api.demo import ensure_client
-from api.settings import load_settings
-from api.storage.schema import Certification
+from api.http.app import create_app
 from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
 from matcher import FaceMatcher

@@ -20,10 +20,10 @@ from dateutil.relativedelta import relativedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from api.app import create_app
+from api.certification.settings import load_settings
+from api.certification.storage.schema import AuditEntry, Certification, ChallengeSession, PaymentEvent, Person
 from api.demo import ensure_client
-from api.settings import load_settings
-from api.storage.schema import AuditEntry, Certification, ChallengeSession, PaymentEvent, Person
+from api.http.app import create_app
 from liveness import attacks
 from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
@@ -408,7 +408,7 @@ def test_audit_chain_is_intact_and_holds_no_id_numbers(
 def test_failed_import_leaves_nothing_half_written(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api import audit
+    from api.certification import audit
 
     idn = new_id()
 

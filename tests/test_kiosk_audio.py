@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import kiosk_audio
-from api.app import create_app
+from api.certification.settings import load_settings
+from api.http.app import create_app
 from api.kiosk_audio import PHRASES, KioskAudioError, audio_dir, build_prompts
-from api.settings import load_settings
 from matcher import FaceMatcher
 from tests.conftest import ROOT
 

@@ -30,11 +30,11 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from api.app import create_app
+from api.certification.settings import load_settings
+from api.certification.storage.schema import Attempt, Certification, ChallengeSession
 from api.demo import ensure_client
+from api.http.app import create_app
 from api.kiosk_audio import audio_dir, build_prompts
-from api.settings import load_settings
-from api.storage.schema import Attempt, Certification, ChallengeSession
 from liveness import attacks
 from liveness.challenge import Challenge, FixedWindowChallenges, Prompt
 from liveness.video import read_video

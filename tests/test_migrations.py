@@ -12,8 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from api.storage.db import alembic_config, make_engine, migrate
-from api.storage.schema import Base
+from api.certification.storage.db import alembic_config, make_engine, migrate
+from api.certification.storage.schema import Base
 from tests import postgres
 
 

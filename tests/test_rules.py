@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.rules import (
+from api.certification.rules import (
     CATEGORIES,
     PersonRecord,
     Policy,
@@ -22,7 +22,7 @@ from api.rules import (
     payment_in_run,
     run_day,
 )
-from api.rules.engine import due_date
+from api.certification.rules.engine import due_date
 
 POLICIES = load_policies()
 NATIONAL = POLICIES["national-default"]

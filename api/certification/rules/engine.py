@@ -27,7 +27,7 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 
-from api.rules.policy import CycleRule, Policy
+from api.certification.rules.policy import CycleRule, Policy
 
 Month = tuple[int, int]  # (year, month)
 

@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from the caller (api.storage.db.migrate)."""
+"""Alembic environment: the URL comes from the caller (api.certification.storage.db.migrate)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from api.storage.schema import Base
+from api.certification.storage.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

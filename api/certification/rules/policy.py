@@ -1,4 +1,4 @@
-"""Policies are data: one TOML file each, shipped in api/policies/ or added by an operator.
+"""Policies are data: one TOML file each, shipped in api/certification/policies/ or added by an operator.
 
 An operator adds a region's rules without code by dropping a TOML file with the same keys
 into ``$LIFECERT_HOME/policies/``; it is validated on load and refused with a clear message
@@ -90,7 +90,7 @@ def parse_policy(text: str, origin: str) -> Policy:
 def load_policies(extra_dir: Path | None = None) -> dict[str, Policy]:
     """Built-in policies plus any ``*.toml`` in ``extra_dir`` (an operator's additions)."""
     policies: dict[str, Policy] = {}
-    builtin = resources.files("api").joinpath("policies")
+    builtin = resources.files("api.certification").joinpath("policies")
     sources = [(f.name, f.read_text(encoding="utf-8")) for f in builtin.iterdir() if f.name.endswith(".toml")]
     if extra_dir is not None and extra_dir.is_dir():
         sources += [(str(p), p.read_text(encoding="utf-8")) for p in sorted(extra_dir.glob("*.toml"))]

@@ -1,6 +1,6 @@
 """Certification rules: policies as data (api/policies/*.toml) and a pure engine over dates."""
 
-from api.rules.engine import (
+from api.certification.rules.engine import (
     Assessment,
     Month,
     PersonRecord,
@@ -12,7 +12,7 @@ from api.rules.engine import (
     payment_in_run,
     run_day,
 )
-from api.rules.policy import CATEGORIES, CycleRule, Policy, PolicyError, load_policies
+from api.certification.rules.policy import CATEGORIES, CycleRule, Policy, PolicyError, load_policies
 
 __all__ = [
     "CATEGORIES",

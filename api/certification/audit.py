@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.storage.schema import AuditEntry
+from api.certification.storage.schema import AuditEntry
 
 GENESIS = "0" * 64
 

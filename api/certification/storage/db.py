@@ -28,7 +28,7 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", "api.storage:migrations")
+    cfg.set_main_option("script_location", "api.certification.storage:migrations")
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
@@ -48,6 +48,18 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed on success, rolled back on any error (nothing half-written)."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: committed on success, rolled back on any error (nothing half-written).
+
+        An exception with a true ``keep_work`` attribute (a refusal that must leave its audit
+        trace) is raised after the work is committed."""
+        with self._sessions() as session:
+            session.begin()
+            try:
+                yield session
+            except BaseException as exc:
+                if getattr(exc, "keep_work", False):
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
+            session.commit()

@@ -1,0 +1,61 @@
+"""The judgement of one uploaded clip: liveness, then the best frame against the person's
+references. No database access: it runs between the claim and the recording transactions,
+so no lock is held while frames are analysed."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from liveness.analyse import LivenessResult
+from liveness.challenge import Challenge
+from liveness.video import read_video
+from matcher import MatcherError
+from matcher.errors import Reason
+
+if TYPE_CHECKING:
+    from api.certification.service import CertificationService
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the clip showed. ``error``: the clip could not be read at all (then no liveness)."""
+
+    liveness: LivenessResult | None
+    error: Reason | None
+    score: float | None
+    embedding: np.ndarray | None
+    analysis_ms: float | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.liveness is not None and self.liveness.passed
+
+
+def judge_clip(
+    svc: CertificationService, challenge: Challenge, clip_bytes: bytes, references: list[np.ndarray]
+) -> Judgement:
+    with tempfile.NamedTemporaryFile(suffix=".clip") as tmp:
+        tmp.write(clip_bytes)
+        tmp.flush()
+        try:
+            clip = read_video(Path(tmp.name))
+        except MatcherError as exc:
+            return Judgement(liveness=None, error=exc.reason, score=None, embedding=None)
+    t0 = time.perf_counter()
+    result = svc.analyzer.analyse(clip, challenge)
+    score = None
+    if result.best_embedding is not None and references:
+        score = max(svc.matcher.compare(r, result.best_embedding) for r in references)
+    return Judgement(
+        liveness=result,
+        error=None,
+        score=score,
+        embedding=result.best_embedding,
+        analysis_ms=(time.perf_counter() - t0) * 1000,
+    )

@@ -1,0 +1,86 @@
+"""The certification service's shared state, independent of HTTP and of the command line.
+
+``CertificationService`` holds what every operation needs (settings, database, policies, the
+ID cipher, the challenge factory, the face models) and nothing else: the operations live in
+modules named for what they do (``people``, ``enrolment``, ``proxies``, ``sessions``,
+``judging``, ``recording``, ``screening``, ``reviews``, ``registry``, ``payments``,
+``lists``), each a set of functions over this state and one database session.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from functools import cached_property
+
+import numpy as np
+
+from api.certification import judging
+from api.certification.clock import local_today
+from api.certification.judging import Judgement
+from api.certification.rules import PersonRecord, Policy
+from api.certification.security import IdCipher, id_lookup_hash
+from api.certification.settings import Settings
+from api.certification.storage.db import Database
+from api.certification.storage.schema import ChallengeSession, Person
+from liveness.analyse import LivenessAnalyzer
+from liveness.challenge import Challenge, ChallengeFactory
+from matcher import FaceMatcher
+from models import ModelStore
+
+
+class CertificationService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        policies: dict[str, Policy],
+        matcher: FaceMatcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.policies = policies
+        self._matcher = matcher
+        self.cipher = IdCipher(settings.encryption_key)
+        self.challenges: ChallengeFactory = ChallengeFactory(ttl_s=settings.session_ttl_s)
+        # Each judgement holds a clip's frames (up to a few hundred MB) and keeps a core busy
+        # for about a second; more at once than there are cores only adds memory and waiting.
+        self.analysis_slots = threading.BoundedSemaphore(settings.max_parallel_analyses)
+
+    @property
+    def matcher(self) -> FaceMatcher:
+        """The face models, loaded on first use: jobs that only apply the rules (a payment
+        run) do not need them; the HTTP service passes them in, loaded at start."""
+        if self._matcher is None:
+            self._matcher = FaceMatcher(ModelStore(), self.settings.preset)
+        return self._matcher
+
+    @cached_property
+    def analyzer(self) -> LivenessAnalyzer:
+        return LivenessAnalyzer(self.matcher)
+
+    def today(self) -> date:
+        return local_today(self.settings.timezone)
+
+    def id_hash(self, id_number: str) -> str:
+        return id_lookup_hash(id_number, self.settings.id_hash_key)
+
+    def policy_for(self, person: Person) -> Policy:
+        return self.policies[person.policy]
+
+    def record_of(self, person: Person) -> PersonRecord:
+        return PersonRecord(
+            person.category,
+            person.benefit_start,
+            tuple(c.certified_on for c in person.certifications),
+            person.deceased_on,
+        )
+
+    def judge(self, cs: ChallengeSession, clip_bytes: bytes, references: list[np.ndarray]) -> Judgement:
+        """Liveness, then the best frame against the references, in one of the analysis slots."""
+        challenge = Challenge.from_dict(cs.challenge)
+        with self.analysis_slots:
+            return self._judge(challenge, clip_bytes, references)
+
+    def _judge(self, challenge: Challenge, clip_bytes: bytes, references: list[np.ndarray]) -> Judgement:
+        return judging.judge_clip(self, challenge, clip_bytes, references)

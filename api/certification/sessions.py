@@ -1,0 +1,162 @@
+"""A certification session: consent, a fresh challenge bound to a single-use nonce, then the
+claim that consumes the nonce exactly once when the response arrives."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.certification import audit
+from api.certification.clock import aware, utcnow
+from api.certification.errors import (
+    CONSENT_REQUIRED,
+    DECEASED,
+    FORBIDDEN,
+    INVALID,
+    NO_REFERENCE,
+    SESSION_EXPIRED,
+    SESSION_UNKNOWN,
+    SESSION_USED,
+    TOO_MANY_ATTEMPTS,
+    DomainError,
+    Kind,
+)
+from api.certification.people import find_person
+from api.certification.proxies import CONSENT_VERSION, get_proxy, require_link
+from api.certification.storage.schema import (
+    Attempt,
+    ChallengeSession,
+    Client,
+    Consent,
+    FaceReference,
+    Person,
+    Proxy,
+    Review,
+)
+from liveness.challenge import Challenge
+
+if TYPE_CHECKING:
+    from api.certification.service import CertificationService
+
+CHANNELS = ("kiosk", "phone", "counter", "home_visit", "remote", "data")
+STAFF_CHANNELS = ("counter", "home_visit")
+MAX_FAILED_PER_DAY = 5
+
+
+class Mode(StrEnum):
+    SELF = "self"
+    PROXY = "proxy"
+    ASSISTED = "assisted"
+
+
+def open_session(
+    svc: CertificationService,
+    s: Session,
+    client: Client,
+    *,
+    id_number: str,
+    name: str,
+    channel: str,
+    consent: bool,
+    proxy_id: int | None,
+) -> tuple[ChallengeSession, Challenge]:
+    """Who may open which session: counter and home visits are staff-assisted; a proxy must
+    be linked to the person; then ``start_session``."""
+    if channel in STAFF_CHANNELS and client.role not in ("staff", "admin"):
+        raise DomainError(
+            Kind.FORBIDDEN, FORBIDDEN, "counter and home-visit certifications are staff-assisted"
+        )
+    person = find_person(svc, s, id_number, name)
+    proxy = get_proxy(s, proxy_id) if proxy_id is not None else None
+    mode = Mode.PROXY if proxy else (Mode.ASSISTED if client.role == "staff" else Mode.SELF)
+    return start_session(svc, s, person, client, channel=channel, consent=consent, proxy=proxy, mode=mode)
+
+
+def start_session(
+    svc: CertificationService,
+    s: Session,
+    person: Person,
+    client: Client,
+    *,
+    channel: str,
+    consent: bool,
+    proxy: Proxy | None = None,
+    mode: Mode = Mode.SELF,
+) -> tuple[ChallengeSession, Challenge]:
+    if person.deceased_on is not None:
+        s.add(
+            Review(
+                person_id=person.id, kind="deceased_attempt", created_at=utcnow(), detail={"channel": channel}
+            )
+        )
+        audit.append(s, client.name, "attempt_refused_deceased", person.id, channel=channel)
+        raise DomainError(Kind.CONFLICT, DECEASED, keep_work=True)
+    if not consent:
+        raise DomainError(Kind.INVALID, CONSENT_REQUIRED)
+    if channel not in CHANNELS:
+        raise DomainError(Kind.INVALID, INVALID, f"channel must be one of {CHANNELS}")
+    if proxy is not None:
+        require_link(s, proxy, person)
+    if not person.references:
+        raise DomainError(Kind.CONFLICT, NO_REFERENCE)
+    if failed_attempts_today(s, person) >= MAX_FAILED_PER_DAY:
+        raise DomainError(Kind.RATE_LIMITED, TOO_MANY_ATTEMPTS)
+    challenge = svc.challenges.issue()
+    cs = ChallengeSession(
+        id=str(uuid.uuid4()),
+        nonce=challenge.nonce,
+        person_id=person.id,
+        proxy_id=proxy.id if proxy else None,
+        client_id=client.id,
+        channel=channel,
+        mode=str(mode),
+        challenge=challenge.to_dict(),
+        created_at=challenge.issued_at,
+        expires_at=challenge.expires_at,
+    )
+    s.add(cs)
+    s.flush()
+    s.add(Consent(person_id=person.id, session_id=cs.id, text_version=CONSENT_VERSION, accepted_at=utcnow()))
+    audit.append(
+        s, client.name, "session_started", person.id, session_id=cs.id, channel=channel, mode=str(mode)
+    )
+    return cs, challenge
+
+
+def failed_attempts_today(s: Session, person: Person) -> int:
+    since = utcnow() - timedelta(days=1)
+    return s.execute(
+        select(func.count(Attempt.id)).where(
+            Attempt.person_id == person.id, Attempt.outcome == "failed", Attempt.created_at >= since
+        )
+    ).scalar_one()
+
+
+def claim_session(
+    svc: CertificationService, s: Session, session_id: str, client: Client
+) -> tuple[ChallengeSession, list[np.ndarray]]:
+    """Consume the session's nonce (exactly once) and load the person's references."""
+    cs = s.get(ChallengeSession, session_id)
+    if cs is None or cs.client_id != client.id:
+        raise DomainError(Kind.NOT_FOUND, SESSION_UNKNOWN)
+    if aware(cs.expires_at) <= utcnow():
+        raise DomainError(Kind.GONE, SESSION_EXPIRED)
+    claimed = s.execute(
+        update(ChallengeSession)
+        .where(ChallengeSession.id == session_id, ChallengeSession.consumed_at.is_(None))
+        .values(consumed_at=utcnow(), attempts=ChallengeSession.attempts + 1)
+    ).rowcount
+    if claimed != 1:
+        raise DomainError(Kind.CONFLICT, SESSION_USED)
+    refs = s.execute(
+        select(FaceReference).where(
+            FaceReference.person_id == cs.person_id, FaceReference.preset == svc.matcher.preset.key
+        )
+    ).scalars()
+    return cs, [np.frombuffer(r.embedding, dtype=np.float32) for r in refs]

@@ -1,0 +1,129 @@
+"""The service: serve it, add API clients, the monthly payment run, the kiosk's spoken prompts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import app, err, fail
+from models import ModelError
+
+clients_app = typer.Typer(help="API clients: kiosks, the app backend, staff, admins.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. kiosk-hall-3.")],
+    role: Annotated[str, typer.Option(help="kiosk, app, staff or admin.")],
+) -> None:
+    """Create a client and print its API key (shown once; only its hash is stored)."""
+    from api.certification.clock import utcnow
+    from api.certification.security import ROLES, hash_api_key, new_api_key
+    from api.certification.settings import load_settings
+    from api.certification.storage.db import Database, migrate
+    from api.certification.storage.schema import Client
+
+    if role not in ROLES:
+        raise fail(f"role must be one of {', '.join(ROLES)}")
+    settings = load_settings()
+    db = Database(settings.database_url)
+    migrate(db.engine)
+    key = new_api_key()
+    try:
+        with db.transaction() as s:
+            s.add(Client(name=name, role=role, key_hash=hash_api_key(key), created_at=utcnow()))
+    except Exception as exc:  # the unique name constraint, or the database being unreachable
+        raise fail(f"could not add client {name!r}: {exc.__class__.__name__}") from exc
+    print(key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Seed demo persons (ID photos from --data) and demo keys.")
+    ] = False,
+    data: Annotated[Path, typer.Option(help="Shared test data, for --demo only.")] = Path("../shared/data"),
+) -> None:
+    """Run the certification service (SQLite under $LIFECERT_HOME unless LIFECERT_DATABASE_URL is set)."""
+    import uvicorn
+
+    from api.certification.settings import load_settings
+    from api.demo import seed_demo
+    from api.http.app import create_app
+
+    try:
+        settings = load_settings(demo=demo)
+        application = create_app(settings)
+    except (ModelError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    if demo:
+        keys = seed_demo(application.state.service, data)
+        err.print(f"demo keys (also in {settings.home / 'demo-keys.json'}):")
+        for name, key in keys.items():
+            err.print(f"  {name}: {key}")
+    err.print(f"database: {settings.database_url.split('@')[-1]}")
+    if not demo:
+        from sqlalchemy import func, select
+
+        from api.certification.storage.schema import Client
+
+        with application.state.db.transaction() as s:
+            if not s.execute(select(func.count(Client.id))).scalar_one():
+                err.print(
+                    "no API clients yet: add one with `lifecert clients add NAME --role kiosk|app|staff`"
+                )
+    from api.kiosk_audio import audio_dir, read_index
+
+    if not read_index(audio_dir(settings.home)):
+        err.print("no spoken prompts: run `lifecert kiosk-audio` (needs espeak-ng); the page shows text only")
+    err.print(f"kiosk page: http://{host}:{port}/kiosk/   API docs: http://{host}:{port}/docs")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command("payment-run")
+def payment_run(
+    month: Annotated[str | None, typer.Argument(help="YYYY-MM; default: this month.")] = None,
+) -> None:
+    """Decide a month's payment run once, after its cut-off day (a monthly cron job): record
+    whose pay is withheld; prints the counts as JSON."""
+    from api.certification import payments
+    from api.certification.errors import DomainError
+    from api.certification.rules import load_policies
+    from api.certification.service import CertificationService
+    from api.certification.settings import load_settings
+    from api.certification.storage.db import Database, migrate
+
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        migrate(db.engine)
+        service = CertificationService(settings, db, load_policies(settings.home / "policies"))
+        month = month or service.today().strftime("%Y-%m")
+        with db.transaction() as s:
+            run = payments.payment_run(service, s, month, "cli:payment-run")
+            out = {"month": run.month, "decided_on": run.decided_on.isoformat(), "counts": run.counts}
+    except DomainError as exc:
+        raise fail(f"{exc.reason.en} {exc.detail}".strip()) from exc
+    finally:
+        db.engine.dispose()
+    print(json.dumps(out, ensure_ascii=False))
+
+
+@app.command("kiosk-audio")
+def kiosk_audio() -> None:
+    """Make the kiosk page's spoken prompts (Chinese and English) with espeak-ng, once."""
+    from api.certification.settings import load_settings
+    from api.kiosk_audio import KioskAudioError, audio_dir, build_prompts
+
+    out = audio_dir(load_settings().home)
+    try:
+        index = build_prompts(out)
+    except KioskAudioError as exc:
+        raise fail(str(exc)) from exc
+    print(f"{sum(len(v) for v in index.values())} spoken prompts in {out}")

@@ -1,0 +1,57 @@
+"""The HTTP service: kiosks, the phone app backend and staff talk to this.
+
+Every endpoint except /healthz needs an API key (header ``X-API-Key``); roles gate what a
+key may do; each client is rate-limited; uploads are checked by their bytes, size and
+duration; errors are RFC 9457 ``application/problem+json`` with a stable code and a
+Chinese and English message. ID numbers and images never reach the logs.
+
+This module only wires: settings, the service, problem handlers, routers, the /kiosk mount.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.certification.rules import load_policies
+from api.certification.security import RateLimiter
+from api.certification.service import CertificationService
+from api.certification.settings import Settings
+from api.certification.storage.db import Database, migrate
+from api.http import problems
+from api.http.routers import audit, certification, kiosk, lists, ops, persons, proxies, registry, reviews
+from matcher import FaceMatcher
+from models import ModelStore
+
+ROUTERS = (ops, certification, proxies, persons, registry, reviews, lists, audit, kiosk)
+PREVIEW_RATE_PER_MINUTE = 120
+
+
+def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAPI:
+    db = Database(settings.database_url)
+    migrate(db.engine)
+    policies = load_policies(settings.home / "policies")
+    if settings.policy not in policies:
+        raise ValueError(f"unknown default policy {settings.policy!r}")
+    service = CertificationService(
+        settings, db, policies, matcher or FaceMatcher(ModelStore(), settings.preset)
+    )
+    app = FastAPI(
+        title="lifecert",
+        version="0.1.0",
+        description="Proof-of-life certification: face match + liveness, certification records and rules.",
+    )
+    app.state.service = service
+    app.state.db = db
+    app.state.limiters = {
+        "default": RateLimiter(settings.rate_per_minute),
+        "preview": RateLimiter(max(settings.rate_per_minute, PREVIEW_RATE_PER_MINUTE)),
+    }
+    problems.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    web = resources.files("api").joinpath("web")
+    app.mount("/kiosk", StaticFiles(directory=str(web), html=True), name="kiosk")
+    return app

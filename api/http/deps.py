@@ -1,0 +1,58 @@
+"""What a route depends on: the service, and the calling client with its role and budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy import select
+
+from api.certification.errors import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, DomainError, Kind
+from api.certification.security import RateLimiter, hash_api_key
+from api.certification.service import CertificationService
+from api.certification.storage.schema import Client
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_service(request: Request) -> CertificationService:
+    return request.app.state.service
+
+
+Service = Annotated[CertificationService, Depends(get_service)]
+
+
+def require(*roles: str, budget: str = "default") -> Callable[..., Client]:
+    """A dependency admitting active clients of ``roles`` (admins always), within the
+    client's request budget ``budget`` (``request.app.state.limiters``)."""
+
+    def dependency(
+        request: Request, service: Service, key: Annotated[str | None, Depends(api_key_header)]
+    ) -> Client:
+        if not key:
+            raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
+        with service.db.transaction() as s:
+            client = s.execute(
+                select(Client).where(Client.key_hash == hash_api_key(key), Client.active.is_(True))
+            ).scalar_one_or_none()
+        if client is None:
+            raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
+        if client.role not in roles and client.role != "admin":
+            raise DomainError(Kind.FORBIDDEN, FORBIDDEN)
+        limiter: RateLimiter = request.app.state.limiters[budget]
+        if not limiter.allow(client.name):
+            raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED)
+        return client
+
+    return dependency
+
+
+Frontline = Annotated[Client, Depends(require("kiosk", "app", "staff"))]
+# Live camera advice polls about once a second: its own, more generous budget.
+PreviewCaller = Annotated[Client, Depends(require("kiosk", "app", "staff", budget="preview"))]
+Helper = Annotated[Client, Depends(require("app", "kiosk"))]
+Staff = Annotated[Client, Depends(require("staff"))]
+StaffOrAdmin = Annotated[Client, Depends(require("staff", "admin"))]
+Admin = Annotated[Client, Depends(require("admin"))]

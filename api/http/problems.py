@@ -1,0 +1,72 @@
+"""Every error as RFC 9457 ``application/problem+json``: a stable code, Chinese and English
+messages, and what to do next. The one table from domain error kinds to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from api.certification.errors import INVALID, NEXT_STEP_EN, NEXT_STEP_ZH, DomainError, Kind
+from matcher.errors import Reason
+
+log = logging.getLogger("lifecert.api")
+
+STATUS: dict[Kind, int] = {
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.GONE: 410,
+    Kind.TOO_LARGE: 413,
+    Kind.UNSUPPORTED: 415,
+    Kind.INVALID: 422,
+    Kind.RATE_LIMITED: 429,
+}
+
+INTERNAL = Reason(
+    "internal_error",
+    "Something went wrong on our side; nothing was recorded. " + NEXT_STEP_EN,
+    "系统出现问题，本次操作未生效。" + NEXT_STEP_ZH,
+)
+NO_ROUTE = Reason("not_found", "There is nothing at this address.", "该地址不存在。")
+METHOD = Reason("method_not_allowed", "This address does not accept that method.", "该地址不支持此请求方式。")
+
+
+def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> JSONResponse:
+    body = {
+        "type": f"https://lifecert.invalid/problems/{reason.code}",
+        "title": reason.en,
+        "status": status,
+        "code": reason.code,
+        "message_zh": reason.zh,
+        "message_en": reason.en,
+        **({"detail": detail} if detail else {}),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_req: Request, exc: DomainError) -> JSONResponse:
+        return problem(STATUS[exc.kind], exc.reason, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()]
+        return problem(422, INVALID, f"invalid fields: {', '.join(fields)}")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
+        reason = {404: NO_ROUTE, 405: METHOD}.get(exc.status_code, INVALID)
+        return problem(exc.status_code, reason)
+
+    @app.exception_handler(Exception)
+    async def _internal(req: Request, exc: Exception) -> JSONResponse:
+        # The class only: exception text can carry request data (ID numbers, names).
+        log.error("unhandled %s on %s %s", exc.__class__.__name__, req.method, req.url.path)
+        return problem(500, INTERNAL)

@@ -1,0 +1,27 @@
+"""The staff review queue and its decisions."""
+
+from fastapi import APIRouter
+
+from api.certification import reviews
+from api.http.deps import Service, Staff
+from api.http.schemas import DecisionIn, ReviewDecided, ReviewOut
+
+router = APIRouter(tags=["staff"])
+
+
+@router.get("/v1/reviews")
+def open_reviews(service: Service, client: Staff) -> list[ReviewOut]:
+    with service.db.transaction() as s:
+        return [ReviewOut.model_validate(r) for r in reviews.open_reviews(s)]
+
+
+@router.post("/v1/reviews/{review_id}/decision")
+def decide(review_id: int, body: DecisionIn, service: Service, client: Staff) -> ReviewDecided:
+    with service.db.transaction() as s:
+        review = reviews.get_review(s, review_id)
+        cert = reviews.decide_review(service, s, review, client, body.approve, body.note)
+        return ReviewDecided(
+            status=review.status,
+            certification_id=cert.id if cert else None,
+            next_due=cert.next_due if cert else None,
+        )

@@ -1,0 +1,220 @@
+"""The HTTP contract: a Pydantic model for every request body and every response."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class LookupIn(BaseModel):
+    id_number: str = Field(min_length=15, max_length=18, description="身份证号 (never logged)")
+    name: str = Field(min_length=1, max_length=50)
+
+
+class ProxyIn(BaseModel):
+    id_number: str = Field(min_length=15, max_length=18)
+    name: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=7, max_length=15, pattern=r"^\d+$")
+
+
+class ProxyLinkIn(LookupIn):
+    relationship: str = Field(min_length=1, max_length=30)
+    consent: bool
+
+
+class SessionIn(LookupIn):
+    channel: str = Field(description="kiosk | phone | counter | home_visit")
+    consent: bool = Field(description="the person agreed to the personal-information rules")
+    proxy_id: int | None = None
+
+
+class SearchIn(BaseModel):
+    q: str = Field(min_length=1, max_length=50, description="name, or full ID number")
+
+
+class PhoneIn(BaseModel):
+    phone: str = Field(min_length=7, max_length=15, pattern=r"^\d+$")
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    note: str = Field(default="", max_length=500)
+
+
+class PaymentRunIn(BaseModel):
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class WhoAmI(BaseModel):
+    name: str
+    role: str
+
+
+class Advice(BaseModel):
+    code: str
+    message_zh: str
+    message_en: str
+
+
+class PersonOut(BaseModel):
+    person_id: int
+    name: str
+    id_number_masked: str
+    category: str
+    policy: str
+    status: str
+    due_date: date | None
+
+
+class ProxyOut(BaseModel):
+    proxy_id: int
+
+
+class LinkOut(BaseModel):
+    linked: bool
+    person: PersonOut
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    blinks: int
+    digits: str
+    prompts: list[dict[str, Any]]
+    expires_at: str
+    language: str
+
+
+class OutcomeOut(BaseModel):
+    """One uploaded response: passed, failed or review, with reasons and what follows."""
+
+    model_config = ConfigDict(from_attributes=True)
+    outcome: str
+    attempt_id: int
+    reasons: list[dict[str, str]]
+    match_score: float | None
+    next_due: date | None = None
+    payment_date: date | None = None
+    back_paid_months: list[list[int]] = []
+    certification_id: int | None = None
+    analysis_ms: float | None = None
+
+
+class CertificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    certified_on: date
+    channel: str
+    method: str
+    proxy_id: int | None
+    next_due: date
+    payment_date: date | None
+    back_paid_months: list[list[int]]
+
+
+class ReferenceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    source: str
+    created_at: datetime
+
+
+class PersonHistory(BaseModel):
+    person: PersonOut
+    phone: str
+    certifications: list[CertificationOut]
+    references: list[ReferenceOut]
+
+
+class PersonsImported(BaseModel):
+    imported: int
+    errors: list[dict[str, Any]]
+
+
+class DeathsImported(BaseModel):
+    recorded: int
+    errors: list[dict[str, Any]]
+
+
+class AliveRecordsImported(BaseModel):
+    certified: int
+    errors: list[dict[str, Any]]
+
+
+class Enrolled(BaseModel):
+    reference_id: int
+    quality: dict[str, Any]
+
+
+class ReviewCreated(BaseModel):
+    review_id: int
+
+
+class ReviewOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    person_id: int
+    kind: str
+    attempt_id: int | None
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+class ReviewDecided(BaseModel):
+    status: str
+    certification_id: int | None
+    next_due: date | None
+
+
+class Updated(BaseModel):
+    updated: bool
+
+
+class StatusRow(BaseModel):
+    person_id: int
+    name: str
+    phone: str
+    category: str
+    status: str
+    due_date: date | None
+    suspended_months: int
+
+
+class PaymentRunOut(BaseModel):
+    month: str
+    decided_on: date
+    counts: dict[str, int]
+
+
+class WithheldRow(BaseModel):
+    person_id: int
+    name: str
+    category: str
+    withheld: str
+
+
+class PaymentRunWithheld(PaymentRunOut):
+    withheld: list[WithheldRow]
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    person_id: int | None
+    detail: dict[str, Any]
+
+
+class AuditLog(BaseModel):
+    chain_intact: bool
+    first_broken_entry: int | None
+    entries: list[AuditEntryOut]
