@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.integrity import ModelError, sha256_of
 from models.manifest import PackageSpec
-from models.store import ModelError, ModelStore, sha256_of
+from models.store import ModelStore
 
 Log = Callable[[str], None]
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from models.integrity import ModelError, sha256_of
 from models.manifest import Manifest, ModelSpec, PackageSpec, PresetSpec
-from models.store import ModelError, sha256_of
 
 LOCAL_PACKAGE = PackageSpec(
     key="local",

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import platformdirs
 
+from models.integrity import ModelError, sha256_of
+from models.local import with_local
 from models.manifest import Manifest, ModelSpec, load_manifest
 
-
-class ModelError(RuntimeError):
-    """A model is missing, tampered with, or cannot be installed. The message says what to do."""
+__all__ = ["ModelError", "ModelStore", "default_home", "sha256_of"]
 
 
 def default_home() -> Path:
@@ -21,20 +20,10 @@ def default_home() -> Path:
     return Path(env) if env else Path(platformdirs.user_cache_dir("lifecert"))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ModelStore:
     """The installed model directory. Every path it hands out has been hash-checked once."""
 
     def __init__(self, home: Path | None = None, manifest: Manifest | None = None) -> None:
-        from models.local import with_local
-
         self.home = home or default_home()
         self.manifest = with_local(manifest or load_manifest(), self.model_dir)
         self._verified: set[str] = set()

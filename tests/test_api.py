@@ -624,3 +624,58 @@ def test_payment_run_withholds_overdue_months_and_certifying_pays_them_back(clie
         restored = next(e for e in events if e.kind == "restored")
         assert kinds == ["restored", "suspended"]
         assert [last.year, last.month] in restored.back_paid_months
+
+
+def test_a_live_face_that_is_not_the_persons_fails_as_a_mismatch(client: TestClient) -> None:
+    """Liveness passes (a real person is there), but it is someone else: failed, and says so."""
+    client.service.challenges.window_s = CLIPS["d0"]  # type: ignore[attr-defined]
+    idn, pid = enrol(client, "孙某", photo("img15.jpg"))
+    body = submit(client, start(client, idn, "孙某").json()["session_id"], clip("d0")).json()
+    assert body["outcome"] == "failed", body
+    assert [r["code"] for r in body["reasons"]] == ["face_mismatch"]
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        certified = select(func.count(Certification.id)).where(Certification.person_id == pid)
+        assert s.execute(certified).scalar() == 0
+
+
+def test_a_passed_upload_after_24_months_waits_for_staff_review(client: TestClient) -> None:
+    """The 24-month proof rule: the face passes, but payments resume only after a review."""
+    client.service.challenges.window_s = CLIPS["d0"]  # type: ignore[attr-defined]
+    long_ago = (date.today() - relativedelta(months=30)).isoformat()
+    idn, pid = enrol(client, "周老", frame_of("d0"), start=long_ago)
+    body = submit(client, start(client, idn, "周老").json()["session_id"], clip("d0")).json()
+    assert body["outcome"] == "review", body
+    assert body["certification_id"] is None
+    reviews = client.get("/v1/reviews", headers=h(client, "staff")).json()
+    review = next(r for r in reviews if r["person_id"] == pid)
+    assert review["kind"] == "24_month_rule"
+    assert review["detail"]["months_since_certification"] >= 24
+
+
+def test_too_many_failed_attempts_refuse_new_sessions_for_the_day(client: TestClient) -> None:
+    idn, _pid = enrol(client, "郑", photo("img26.jpg"))
+    unreadable = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000  # an MP4 header and nothing playable
+    for _ in range(5):
+        body = submit(client, start(client, idn, "郑").json()["session_id"], unreadable).json()
+        assert body["outcome"] == "failed", body
+    r = start(client, idn, "郑")
+    assert r.status_code == 429 and r.json()["code"] == "too_many_attempts"
+    assert r.json()["message_zh"]
+
+
+def test_a_person_without_a_reference_photo_is_sent_to_the_counter(client: TestClient) -> None:
+    idn = new_id()
+    csv_text = f"id_number,name,category,benefit_start\n{idn},冯,retiree,{recent_start()}\n"
+    files = {"file": ("p.csv", csv_text)}
+    imported = client.post("/v1/persons/import", headers=h(client, "staff"), files=files)
+    assert imported.json()["imported"] == 1
+    r = start(client, idn, "冯")
+    assert r.status_code == 409 and r.json()["code"] == "no_reference_photo"
+
+
+def test_unknown_paths_and_methods_are_problems_too(client: TestClient) -> None:
+    r = client.get("/v1/nothing-here", headers=h(client, "staff"))
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "not_found" and r.json()["message_zh"]
+    r = client.delete("/v1/lookup", headers=h(client, "staff"))
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"

@@ -80,3 +80,26 @@ def test_reasons_carry_english_and_chinese(matcher: FaceMatcher) -> None:
     dark = (load(PHOTO).astype(np.float32) * 0.2).astype(np.uint8)
     reason = matcher.analyse(dark, Role.REFERENCE, embed=False).quality.reasons[0]
     assert reason.en and reason.zh and reason.zh != reason.en
+
+
+def test_a_turned_head_is_refused_whichever_way_it_turns(matcher: FaceMatcher) -> None:
+    """A news photo of a man looking well to his left; its mirror image looks to his right."""
+    turned = load("faces/lfw/George_Allen/George_Allen_0001.jpg")
+    left = matcher.analyse(turned, Role.PROBE, embed=False).quality
+    right = matcher.analyse(cv2.flip(turned, 1), Role.PROBE, embed=False).quality
+    assert "face_turned" in {r.code for r in left.reasons} & {r.code for r in right.reasons}
+    assert left.yaw_deg * right.yaw_deg < 0
+
+
+def test_a_face_the_mesh_is_unsure_of_is_refused_as_unclear(matcher: FaceMatcher) -> None:
+    """FaceMesh's presence score below the limit (covered faces; no real photo here lowers it
+    enough, so the score is given directly to the gate) gives face_unclear, in both languages."""
+    from matcher.quality import PROBE_LIMITS, assess
+
+    face = matcher.analyse(load(PHOTO), Role.PROBE, embed=False)
+    kwargs = {"crop_bgr": face.crop, "inter_ocular_px": 60.0, "pose": (0.0, -8.0, 0.0), "faces": 1}
+    unsure = assess(**kwargs, presence=0.2, eye_aspect=None, limits=PROBE_LIMITS)  # type: ignore[arg-type]
+    sure = assess(**kwargs, presence=0.95, eye_aspect=None, limits=PROBE_LIMITS)  # type: ignore[arg-type]
+    unclear = [r for r in unsure.reasons if r.code == "face_unclear"]
+    assert unclear and unclear[0].zh and unclear[0].en
+    assert "face_unclear" not in {r.code for r in sure.reasons}

@@ -34,7 +34,6 @@ class Settings:
     max_video_bytes: int = 40 * 1024 * 1024
     max_image_bytes: int = 8 * 1024 * 1024
     rate_per_minute: int = 60
-    max_attempts_per_session: int = 3
     max_parallel_analyses: int = max(1, os.cpu_count() or 1)
     session_ttl_s: int = 120
     register_match_threshold: float = REGISTER_MATCH_THRESHOLD
