@@ -20,10 +20,10 @@ from api.certification.storage.schema import Client, Person
 
 DEMO_PEOPLE = (
     # id_number, name, category, benefit_start, phone, photo under faces/deepface
-    ("110101195001010011", "张建国", "retiree", "2015-03-01", "13800000001", "img1.jpg"),
-    ("110101194805050022", "李秀英", "resident_pension", "2016-07-01", "13800000002", "img3.jpg"),
-    ("110101195212120033", "王志强", "work_injury", "2019-01-01", "13800000003", "img8.jpg"),
-    ("11010119450303004X", "赵桂兰", "enterprise_survivor", "2020-05-01", "13800000004", "img13.jpg"),
+    ("110101195001010017", "张建国", "retiree", "2015-03-01", "13800000001", "img1.jpg"),
+    ("110101194805050028", "李秀英", "resident_pension", "2016-07-01", "13800000002", "img3.jpg"),
+    ("11010119521212003X", "王志强", "work_injury", "2019-01-01", "13800000003", "img8.jpg"),
+    ("110101194503030048", "赵桂兰", "enterprise_survivor", "2020-05-01", "13800000004", "img13.jpg"),
 )
 # Days since each demo person last certified at the counter: due soon, active, suspended
 # (back pay on return), and more than 24 months (staff review of a proof).

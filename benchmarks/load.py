@@ -34,6 +34,7 @@ import httpx
 import uvicorn
 from sqlalchemy import func, select
 
+from api.certification.id_numbers import check_char
 from api.certification.settings import load_settings
 from api.certification.storage.schema import Certification
 from api.demo import ensure_client
@@ -68,7 +69,8 @@ def run_backend(name: str, url: str, data: Path, phones: int, rounds: int, match
         for i, clip_name in enumerate(CLIPS[:phones]):
             path = data / f"videos/talking/liveportrait_driving_{clip_name}.mp4"
             clip = read_video(path, with_audio=False)
-            idn = f"11010119600101{i:04d}"
+            first17 = f"11010119600101{i:03d}"
+            idn = first17 + check_char(first17)
             start = (date.today() - timedelta(days=200)).isoformat()
             csv_text = f"id_number,name,category,benefit_start\n{idn},用户{i},retiree,{start}\n"
             http.post(

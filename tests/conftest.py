@@ -50,3 +50,13 @@ def encode(image: np.ndarray, ext: str = ".jpg") -> bytes:
     ok, buf = cv2.imencode(ext, image)
     assert ok
     return buf.tobytes()
+
+
+def random_id_number(born: str = "19500101") -> str:
+    """A valid 18-character ID number (GB 11643 check character) for someone born on ``born``."""
+    import secrets
+
+    from api.certification.id_numbers import check_char
+
+    first17 = "110101" + born + f"{secrets.randbelow(1000):03d}"
+    return first17 + check_char(first17)

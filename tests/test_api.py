@@ -29,7 +29,7 @@ from liveness.challenge import FixedWindowChallenges
 from liveness.video import read_video
 from matcher import FaceMatcher
 from tests import postgres
-from tests.conftest import DATA
+from tests.conftest import DATA, random_id_number
 
 pytestmark = pytest.mark.needs_data
 TALKING = DATA / "videos/talking"
@@ -77,7 +77,7 @@ def h(tc: TestClient, role: str) -> dict[str, str]:
 
 
 def new_id() -> str:
-    return "1101011950" + f"{secrets.randbelow(10**8):08d}"
+    return random_id_number()
 
 
 def jpeg(image) -> bytes:  # type: ignore[no-untyped-def]
@@ -350,19 +350,46 @@ def test_deceased_person_is_refused_and_flagged(client: TestClient) -> None:
 
 def test_remote_assisted_form_is_approved_by_staff(client: TestClient) -> None:
     _, pid = enrol(client, "卫女士", photo("img24.jpg"))
-    r = client.post(
+    fake = client.post(
         f"/v1/persons/{pid}/remote-form",
         headers=h(client, "staff"),
         files={"scan": ("form.pdf", b"%PDF-1.4 scanned form")},
+    )
+    assert fake.status_code == 415 and fake.json()["code"] == "bad_upload"
+    scan = scanned_form()
+    r = client.post(
+        f"/v1/persons/{pid}/remote-form",
+        headers=h(client, "staff"),
+        files={"scan": ("form.pdf", scan)},
         data={"note": "agency in Hainan"},
     )
     review_id = r.json()["review_id"]
-    r = client.post(f"/v1/reviews/{review_id}/decision", headers=h(client, "staff"), json={"approve": True})
+    own = client.post(f"/v1/reviews/{review_id}/decision", headers=h(client, "staff"), json={"approve": True})
+    assert own.status_code == 403 and own.json()["code"] == "four_eyes"  # not the uploader
+    second = {"X-API-Key": ensure_client(client.service, f"test-staff-{secrets.token_hex(4)}", "staff")}  # type: ignore[attr-defined]
+    opened = client.get(f"/v1/reviews/{review_id}/scan", headers=second)
+    assert opened.status_code == 200 and opened.content == scan
+    assert opened.headers["content-type"] == "application/pdf"
+    r = client.post(f"/v1/reviews/{review_id}/decision", headers=second, json={"approve": True})
     assert r.json()["status"] == "approved" and r.json()["certification_id"]
-    again = client.post(
-        f"/v1/reviews/{review_id}/decision", headers=h(client, "staff"), json={"approve": True}
-    )
+    again = client.post(f"/v1/reviews/{review_id}/decision", headers=second, json={"approve": True})
     assert again.status_code == 409
+
+
+def scanned_form() -> bytes:
+    """A real one-page PDF, as a scanner writes one (matplotlib's PDF backend)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.27, 11.69))
+    fig.text(0.1, 0.9, "Remote certification form / assisted certification", fontsize=14)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf")
+    return buf.getvalue()
 
 
 def test_status_lists_and_csv_export(client: TestClient) -> None:
@@ -638,8 +665,14 @@ def test_a_live_face_that_is_not_the_persons_fails_as_a_mismatch(client: TestCli
         assert s.execute(certified).scalar() == 0
 
 
-def test_a_passed_upload_after_24_months_waits_for_staff_review(client: TestClient) -> None:
-    """The 24-month proof rule: the face passes, but payments resume only after a review."""
+def test_a_passed_upload_after_24_months_waits_for_staff_review(
+    tmp_path: Path, matcher: FaceMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 24-month proof rule: the face passes, but payments resume only after a review.
+    A register of its own: elsewhere in this module the same face is enrolled for others."""
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'r.db'}")
+    client = next(_client(settings, matcher))
     client.service.challenges.window_s = CLIPS["d0"]  # type: ignore[attr-defined]
     long_ago = (date.today() - relativedelta(months=30)).isoformat()
     idn, pid = enrol(client, "周老", frame_of("d0"), start=long_ago)

@@ -39,7 +39,7 @@ from liveness import attacks
 from liveness.challenge import Challenge, FixedWindowChallenges, Prompt
 from liveness.video import read_video
 from matcher import FaceMatcher
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, random_id_number
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -107,7 +107,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, matcher: FaceMatcher) -> It
 def enrol(server: Server, name: str, photo: bytes) -> str:
     import httpx
 
-    idn = "1101011960" + f"{secrets.randbelow(10**8):08d}"
+    idn = random_id_number("19600101")
     staff = {"X-API-Key": server.keys["staff"]}
     begun = (date.today() - timedelta(days=200)).isoformat()
     with httpx.Client(base_url=server.url) as http:
@@ -176,7 +176,7 @@ def run_flow(
     page.wait_for_selector("#step-who:not([hidden])")
     if proxy:
         page.click("#who-proxy")
-        page.fill("#proxy-id", "1101011985" + f"{secrets.randbelow(10**8):08d}")
+        page.fill("#proxy-id", random_id_number("19850101"))
         page.fill("#proxy-name", "协助人")
         page.fill("#proxy-phone", "13712345678")
         page.fill("#proxy-relation", "女儿")

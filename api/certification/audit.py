@@ -2,8 +2,10 @@
 
 Each entry's hash is SHA-256 over the previous entry's hash and this entry's canonical
 JSON, so deleting or editing any entry breaks every later hash (``verify_chain`` finds
-where). Entries hold ids and codes, never ID numbers, names or images. Appends take a
-lock on the last entry so that concurrent writers cannot fork the chain.
+where). Entries hold ids and codes, never ID numbers, names or images. Each append first
+updates the one-row chain head (``audit_chain_head``), which serialises appends on SQLite
+and PostgreSQL alike, then reads the previous hash from it under that lock: concurrent
+writers queue instead of forking the chain.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.certification.storage.schema import AuditEntry
+from api.certification.storage.schema import AuditChainHead, AuditEntry
 
 GENESIS = "0" * 64
 
@@ -33,10 +35,11 @@ def _digest(prev: str, at: datetime, actor: str, action: str, person_id: int | N
 def append(
     session: Session, actor: str, action: str, person_id: int | None = None, **detail: object
 ) -> AuditEntry:
-    last = session.execute(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
-    ).scalar_one_or_none()
-    prev = last.hash if last else GENESIS
+    # The UPDATE comes first: it takes the lock before anything is read.
+    session.execute(
+        update(AuditChainHead).where(AuditChainHead.id == 1).values(entries=AuditChainHead.entries + 1)
+    )
+    prev = session.execute(select(AuditChainHead.last_hash).where(AuditChainHead.id == 1)).scalar_one()
     at = datetime.now(UTC).replace(microsecond=0)
     entry = AuditEntry(
         at=at,
@@ -49,6 +52,7 @@ def append(
     )
     session.add(entry)
     session.flush()
+    session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=entry.hash))
     return entry
 
 

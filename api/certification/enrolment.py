@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.certification import audit
+from api.certification import audit, csv_files, id_numbers
 from api.certification.clock import utcnow
-from api.certification.errors import INVALID, DomainError, Kind
+from api.certification.errors import DomainError, Kind
 from api.certification.rules import CATEGORIES
 from api.certification.storage.schema import FaceReference, Person
 from matcher import MatcherError, Role, decode_image
@@ -23,6 +20,8 @@ if TYPE_CHECKING:
     from api.certification.service import CertificationService
 
 PERSON_COLUMNS = ("id_number", "name", "category", "benefit_start")
+MAX_NAME_CHARS = 50
+EARLIEST_DATE = date(1950, 1, 1)
 
 
 @dataclass
@@ -34,62 +33,91 @@ class ImportReport:
 
 
 def import_persons(svc: CertificationService, s: Session, text: str, actor: str) -> ImportReport:
-    """Validate every row; import all good rows in this one transaction; report bad rows."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not set(PERSON_COLUMNS) <= set(reader.fieldnames):
-        raise DomainError(Kind.INVALID, INVALID, f"CSV needs columns {sorted(PERSON_COLUMNS)}")
+    """Validate every row; import all good rows in this one transaction; report every bad row
+    by line. ID numbers already on the register, or twice in the file, are bad rows."""
     report = ImportReport(0)
+    candidates: list[tuple[int, str, dict[str, str]]] = []
     seen: set[str] = set()
-    good: list[Person] = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in csv_files.rows(text, PERSON_COLUMNS):
         problem = row_problem(svc, row)
         id_hash = svc.id_hash(row.get("id_number") or "")
-        if problem is None and (
-            id_hash in seen or s.execute(select(Person.id).where(Person.id_hash == id_hash)).first()
-        ):
+        if problem is None and id_hash in seen:
             problem = "duplicate ID number"
         if problem is not None:
             report.errors.append({"line": line, "error": problem})
             continue
         seen.add(id_hash)
-        good.append(
-            Person(
-                id_hash=id_hash,
-                id_encrypted=svc.cipher.encrypt(row["id_number"]),
-                name=row["name"].strip(),
-                phone=(row.get("phone") or "").strip(),
-                category=row["category"].strip(),
-                policy=(row.get("policy") or svc.settings.policy).strip(),
-                benefit_start=date.fromisoformat(row["benefit_start"].strip()),
-                created_at=utcnow(),
-            )
-        )
+        candidates.append((line, id_hash, row))
+    on_register = _registered(s, [h for _, h, _ in candidates])
+    good = []
+    for line, id_hash, row in candidates:
+        if id_hash in on_register:
+            report.errors.append({"line": line, "error": "duplicate ID number"})
+            continue
+        good.append(_person(svc, id_hash, row))
     s.add_all(good)
     s.flush()
     report.imported = len(good)
+    report.errors.sort(key=lambda e: int(str(e["line"])))
     audit.append(s, actor, "persons_imported", count=len(good), rejected=len(report.errors))
     return report
 
 
+def _registered(s: Session, hashes: list[str], chunk: int = 500) -> set[str]:
+    """Which of these ID hashes are on the register already: one query per chunk, not per row."""
+    found: set[str] = set()
+    for i in range(0, len(hashes), chunk):
+        found |= set(
+            s.execute(select(Person.id_hash).where(Person.id_hash.in_(hashes[i : i + chunk]))).scalars()
+        )
+    return found
+
+
+def _person(svc: CertificationService, id_hash: str, row: dict[str, str]) -> Person:
+    return Person(
+        id_hash=id_hash,
+        id_encrypted=svc.cipher.encrypt(row["id_number"]),
+        name=row["name"].strip(),
+        phone=(row.get("phone") or "").strip(),
+        category=row["category"].strip(),
+        policy=(row.get("policy") or svc.settings.policy).strip(),
+        benefit_start=date.fromisoformat(row["benefit_start"].strip()),
+        created_at=utcnow(),
+    )
+
+
 def row_problem(svc: CertificationService, row: dict[str, str]) -> str | None:
     """Why a register row cannot be imported, or None."""
-    idn = (row.get("id_number") or "").strip()
-    if not (15 <= len(idn) <= 18) or not idn[:-1].isdigit():
-        return "id_number must be 15-18 characters, digits (last may be X)"
-    if not (row.get("name") or "").strip():
-        return "name is empty"
+    problem = id_numbers.problem(row.get("id_number") or "")
+    if problem is not None:
+        return problem
+    problem = csv_files.text_problem((row.get("name") or "").strip(), "name", MAX_NAME_CHARS)
+    if problem is not None:
+        return problem
     if (row.get("category") or "").strip() not in CATEGORIES:
         return f"category must be one of {', '.join(CATEGORIES)}"
     policy = (row.get("policy") or svc.settings.policy).strip()
     if policy not in svc.policies:
         return f"unknown policy {policy!r}"
-    try:
-        date.fromisoformat((row.get("benefit_start") or "").strip())
-    except ValueError:
-        return "benefit_start must be YYYY-MM-DD"
+    problem = plausible_date(row.get("benefit_start") or "", "benefit_start", svc.today())
+    if problem is not None:
+        return problem
     phone = (row.get("phone") or "").strip()
     if phone and (not phone.isdigit() or not 7 <= len(phone) <= 15):
         return "phone must be 7-15 digits"
+    return None
+
+
+def plausible_date(text: str, field: str, today: date) -> str | None:
+    """A YYYY-MM-DD date between 1950 and a year from today: pension records begin after
+    1950, and a date far in the future (9999-12-31) is a placeholder that breaks the rules'
+    date arithmetic for everyone listed with it."""
+    try:
+        value = date.fromisoformat(text.strip())
+    except ValueError:
+        return f"{field} must be YYYY-MM-DD"
+    if not EARLIEST_DATE <= value <= today + timedelta(days=366):
+        return f"{field} must be between {EARLIEST_DATE.isoformat()} and a year from today"
     return None
 
 
@@ -110,7 +138,7 @@ def enrol_photo(
     assert face.embedding is not None  # analyse(embed=True) always embeds
     ref = FaceReference(
         person_id=person.id,
-        embedding=face.embedding.astype(np.float32).tobytes(),
+        embedding=svc.cipher.seal_template(face.embedding),
         preset=svc.matcher.preset.key,
         source="id_photo",
         quality=face.quality.as_dict(),

@@ -26,6 +26,7 @@ class Kind(StrEnum):
     TOO_LARGE = "too_large"
     UNSUPPORTED = "unsupported"
     RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
 
 
 class DomainError(Exception):
@@ -105,4 +106,19 @@ NEEDS_STAFF_REVIEW = Reason(
     "needs_staff_review",
     "Passed, but staff must review the case before payments change; you will be contacted.",
     "认证已提交，需工作人员审核后生效，请留意通知。",
+)
+BUSY = Reason(
+    "service_busy",
+    "The service is busy checking other people: please try again in a few seconds.",
+    "系统繁忙，请稍等几秒后重试。",
+)
+STORAGE_UNAVAILABLE = Reason(
+    "storage_unavailable",
+    "Records cannot be written right now; nothing was lost. Please try again in a few minutes.",
+    "暂时无法保存记录，已提交的信息不会丢失，请几分钟后重试。",
+)
+FOUR_EYES = Reason(
+    "four_eyes",
+    "Another staff member must decide a case you submitted.",
+    "您提交的材料须由另一名工作人员审核。",
 )

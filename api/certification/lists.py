@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from api.certification.errors import INVALID, DomainError, Kind
 from api.certification.payments import EVERYONE
-from api.certification.rules import Assessment, assess
+from api.certification.people import INVALID_RECORD, status_of
+from api.certification.rules import Assessment
 from api.certification.storage.schema import Person
 
 if TYPE_CHECKING:
@@ -38,10 +39,10 @@ def status_list(name: str) -> StatusList:
 def people_with_status(
     svc: CertificationService, s: Session, today: date, which: StatusList
 ) -> list[tuple[Person, Assessment]]:
-    wanted = LIST_STATUSES[which]
+    wanted = LIST_STATUSES[which] | {INVALID_RECORD}
     out = []
     for person in s.execute(EVERYONE).scalars():
-        assessment = assess(svc.policy_for(person), svc.record_of(person), today)
+        assessment = status_of(svc, person, today)
         if assessment.status in wanted:
             out.append((person, assessment))
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from api.certification.service import CertificationService
 
 SEARCH_LIMIT = 100
+log = logging.getLogger("lifecert.people")
 
 
 def find_person(svc: CertificationService, s: Session, id_number: str, name: str) -> Person:
@@ -45,8 +48,18 @@ def search(svc: CertificationService, s: Session, query: str) -> list[Person]:
     return list(rows)
 
 
-def status_of(svc: CertificationService, person: Person) -> Assessment:
-    return assess(svc.policy_for(person), svc.record_of(person), svc.today())
+INVALID_RECORD = "invalid_record"
+
+
+def status_of(svc: CertificationService, person: Person, today: date | None = None) -> Assessment:
+    """The status on ``today``. A record whose dates the rules cannot compute with (stored
+    before imports checked them) shows as ``invalid_record`` for staff to correct, instead of
+    failing the list or search it appears in for everyone."""
+    try:
+        return assess(svc.policy_for(person), svc.record_of(person), today or svc.today())
+    except (ValueError, OverflowError):
+        log.warning("person %s has dates the rules cannot use", person.id)
+        return Assessment(INVALID_RECORD, None)
 
 
 def masked_id(svc: CertificationService, person: Person) -> str:

@@ -156,7 +156,7 @@ def keep_live_capture(
     s.add(
         FaceReference(
             person_id=person.id,
-            embedding=np.asarray(embedding, np.float32).tobytes(),
+            embedding=svc.cipher.seal_template(embedding),
             preset=svc.matcher.preset.key,
             source="live_capture",
             attempt_id=attempt.id,

@@ -3,8 +3,6 @@ person seen alive, which count as a certification where the person's policy allo
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING
@@ -12,9 +10,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.certification import audit
+from api.certification import audit, csv_files
 from api.certification.clock import utcnow
-from api.certification.enrolment import ImportReport
+from api.certification.enrolment import ImportReport, plausible_date
 from api.certification.recording import certify_person
 from api.certification.storage.schema import Client, PaymentEvent, Person
 
@@ -26,12 +24,12 @@ def dated_person_rows(
     svc: CertificationService, s: Session, text: str, date_field: str, report: ImportReport
 ) -> Iterator[tuple[int, Person, date, dict[str, str]]]:
     """Rows of ``id_number,<date_field>[,source]`` resolved to persons; bad rows go to ``report``."""
-    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        try:
-            when = date.fromisoformat((row.get(date_field) or "").strip())
-        except ValueError:
-            report.errors.append({"line": line, "error": f"{date_field} must be YYYY-MM-DD"})
+    for line, row in csv_files.rows(text, ("id_number", date_field)):
+        bad_date = plausible_date(row.get(date_field) or "", date_field, svc.today())
+        if bad_date is not None:
+            report.errors.append({"line": line, "error": bad_date})
             continue
+        when = date.fromisoformat(row[date_field].strip())
         person = s.execute(
             select(Person).where(Person.id_hash == svc.id_hash(row.get("id_number") or ""))
         ).scalar_one_or_none()

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from api.certification import audit
 from api.certification.clock import utcnow
-from api.certification.errors import DECEASED, INVALID, DomainError, Kind
+from api.certification.errors import BAD_UPLOAD, DECEASED, FOUR_EYES, INVALID, DomainError, Kind
 from api.certification.outcome import ReviewKind
 from api.certification.recording import certify_person
-from api.certification.storage.schema import Attempt, Certification, Client, Person, Review
+from api.certification.scans import media_type_of, scan_problem
+from api.certification.storage.schema import Attempt, Certification, Client, Person, Review, ReviewDocument
 
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
@@ -32,18 +33,35 @@ def get_review(s: Session, review_id: int) -> Review:
     return review
 
 
-def remote_form(s: Session, person: Person, staff: Client, scan: bytes, note: str) -> Review:
-    """A 协助认证表 signed by an agency elsewhere: recorded for a second staff decision."""
+def remote_form(
+    svc: CertificationService, s: Session, person: Person, staff: Client, scan: bytes, note: str
+) -> Review:
+    """A 协助认证表 signed by an agency elsewhere: the scan is checked and kept (encrypted),
+    and the review waits for a decision by another staff member (four eyes)."""
     if person.deceased_on is not None:
         raise DomainError(Kind.CONFLICT, DECEASED)
+    problem = scan_problem(scan)
+    if problem is not None:
+        raise DomainError(Kind.UNSUPPORTED, BAD_UPLOAD, problem)
+    digest = hashlib.sha256(scan).hexdigest()
     review = Review(
         person_id=person.id,
         kind=str(ReviewKind.REMOTE_FORM),
         created_at=utcnow(),
-        detail={"note": note[:500], "scan_bytes": len(scan), "scan_sha256": hashlib.sha256(scan).hexdigest()},
+        created_by=staff.id,
+        detail={"note": note[:500], "scan_bytes": len(scan), "scan_sha256": digest},
     )
     s.add(review)
     s.flush()
+    s.add(
+        ReviewDocument(
+            review_id=review.id,
+            media_type=media_type_of(scan) or "",
+            sha256=digest,
+            sealed=svc.cipher.seal(scan),
+            created_at=utcnow(),
+        )
+    )
     audit.append(s, staff.name, "remote_form_received", person.id, review=review.id)
     return review
 
@@ -60,6 +78,8 @@ def decide_review(
     """Record the decision; an approval certifies, except for the deceased."""
     if review.status != "open":
         raise DomainError(Kind.CONFLICT, INVALID, "review already decided")
+    if review.created_by is not None and review.created_by == staff.id:
+        raise DomainError(Kind.FORBIDDEN, FOUR_EYES)
     review.status = "approved" if approve else "rejected"
     review.decided_by, review.decided_at = staff.id, utcnow()
     audit.append(s, staff.name, "review_decided", review.person_id, review=review.id, approved=approve)
@@ -85,3 +105,14 @@ def decide_review(
         actor=staff.name,
         evidence={"review": review.id, "note": note[:500]},
     )
+
+
+def review_scan(svc: CertificationService, s: Session, review: Review, staff: Client) -> tuple[str, bytes]:
+    """(media type, bytes) of the review's scan, for the reviewer to read; audited."""
+    document = s.execute(
+        select(ReviewDocument).where(ReviewDocument.review_id == review.id)
+    ).scalar_one_or_none()
+    if document is None:
+        raise DomainError(Kind.NOT_FOUND, INVALID, "this review has no scan")
+    audit.append(s, staff.name, "review_scan_viewed", review.person_id, review=review.id)
+    return document.media_type, svc.cipher.unseal(document.sealed)

@@ -42,7 +42,7 @@ def other_person_match(
     ).all()
     if not rows:
         return None
-    refs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
+    refs = np.stack([svc.cipher.open_template(r.embedding) for r in rows])
     scores = refs @ np.asarray(embedding, dtype=np.float32)
     for i in np.argsort(-scores):
         other = int(rows[i].person_id)

@@ -19,7 +19,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from cryptography.fernet import Fernet
+
+from api.certification.id_numbers import normalise as normalise_id_number
 
 ROLES = ("kiosk", "app", "staff", "admin")
 
@@ -32,10 +35,6 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def normalise_id_number(id_number: str) -> str:
-    return id_number.strip().upper().replace(" ", "")
-
-
 def id_lookup_hash(id_number: str, key: bytes) -> str:
     return hmac.new(key, normalise_id_number(id_number).encode(), hashlib.sha256).hexdigest()
 
@@ -45,9 +44,16 @@ def mask_id(id_number: str) -> str:
     return n[:1] + "*" * max(0, len(n) - 2) + n[-1:] if n else ""
 
 
+# Fernet tokens begin with the version byte 0x80, which is "gAAAAA" in URL-safe base64.
+FERNET_PREFIX = b"gAAAAA"
+
+
 @dataclass
-class IdCipher:
-    """Encrypts the stored copy of an ID number (Fernet: AES-128-CBC + HMAC)."""
+class RecordCipher:
+    """Encrypts what is stored of a person that would harm them if the database leaked: the
+    copy of the ID number, and the face templates (Fernet: AES-128-CBC + HMAC, the service
+    key). A template is useless to an attacker without the key, and its tampering is
+    detected (the HMAC) rather than silently changing who matches."""
 
     key: bytes
 
@@ -60,6 +66,23 @@ class IdCipher:
 
     def decrypt(self, token: str) -> str:
         return self._fernet.decrypt(token.encode()).decode()
+
+    def seal(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes:
+        return self._fernet.decrypt(token)
+
+    def seal_template(self, embedding: np.ndarray) -> bytes:
+        return self.seal(np.asarray(embedding, np.float32).tobytes())
+
+    def open_template(self, stored: bytes) -> np.ndarray:
+        """The float32 template. Rows written before templates were encrypted (installs from
+        before 2026-12) hold the raw float32 bytes: a length that is a multiple of 4 and no
+        Fernet prefix. They are read as they are and re-sealed on their next write."""
+        if stored.startswith(FERNET_PREFIX):
+            stored = self._fernet.decrypt(stored)
+        return np.frombuffer(stored, dtype=np.float32)
 
 
 class RateLimiter:

@@ -10,6 +10,8 @@ modules named for what they do (``people``, ``enrolment``, ``proxies``, ``sessio
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
 
@@ -17,9 +19,10 @@ import numpy as np
 
 from api.certification import judging
 from api.certification.clock import local_today
+from api.certification.errors import BUSY, DomainError, Kind
 from api.certification.judging import Judgement
 from api.certification.rules import PersonRecord, Policy
-from api.certification.security import IdCipher, id_lookup_hash
+from api.certification.security import RecordCipher, id_lookup_hash
 from api.certification.settings import Settings
 from api.certification.storage.db import Database
 from api.certification.storage.schema import ChallengeSession, Person
@@ -27,6 +30,8 @@ from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, ChallengeFactory
 from matcher import FaceMatcher
 from models import ModelStore
+
+ADMISSION_RETRY_S = 5
 
 
 class CertificationService:
@@ -41,11 +46,15 @@ class CertificationService:
         self.db = db
         self.policies = policies
         self._matcher = matcher
-        self.cipher = IdCipher(settings.encryption_key)
+        self.cipher = RecordCipher(settings.encryption_key)
         self.challenges: ChallengeFactory = ChallengeFactory(ttl_s=settings.session_ttl_s)
         # Each judgement holds a clip's frames (up to a few hundred MB) and keeps a core busy
         # for about a second; more at once than there are cores only adds memory and waiting.
         self.analysis_slots = threading.BoundedSemaphore(settings.max_parallel_analyses)
+        # Uploads admitted at once: those being judged plus a short queue. Past that a new
+        # upload is refused at once (503, retry shortly) before its session is consumed,
+        # rather than waiting in an unbounded queue holding its clip in memory.
+        self._admission = threading.BoundedSemaphore(settings.max_parallel_analyses + settings.analysis_queue)
 
     @property
     def matcher(self) -> FaceMatcher:
@@ -75,6 +84,16 @@ class CertificationService:
             tuple(c.certified_on for c in person.certifications),
             person.deceased_on,
         )
+
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """One upload's place in the analysis queue, or ``DomainError(UNAVAILABLE)``."""
+        if not self._admission.acquire(blocking=False):
+            raise DomainError(Kind.UNAVAILABLE, BUSY, retry_after_s=ADMISSION_RETRY_S)
+        try:
+            yield
+        finally:
+            self._admission.release()
 
     def judge(self, cs: ChallengeSession, clip_bytes: bytes, references: list[np.ndarray]) -> Judgement:
         """Liveness, then the best frame against the references, in one of the analysis slots."""

@@ -4,12 +4,11 @@ claim that consumes the nonce exactly once when the response arrives."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.certification import audit
@@ -23,10 +22,10 @@ from api.certification.errors import (
     SESSION_EXPIRED,
     SESSION_UNKNOWN,
     SESSION_USED,
-    TOO_MANY_ATTEMPTS,
     DomainError,
     Kind,
 )
+from api.certification.lockouts import check_lockout
 from api.certification.people import find_person
 from api.certification.proxies import CONSENT_VERSION, get_proxy, require_link
 from api.certification.storage.schema import (
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 CHANNELS = ("kiosk", "phone", "counter", "home_visit", "remote", "data")
 STAFF_CHANNELS = ("counter", "home_visit")
-MAX_FAILED_PER_DAY = 5
 
 
 class Mode(StrEnum):
@@ -105,8 +103,7 @@ def start_session(
         require_link(s, proxy, person)
     if not person.references:
         raise DomainError(Kind.CONFLICT, NO_REFERENCE)
-    if failed_attempts_today(s, person) >= MAX_FAILED_PER_DAY:
-        raise DomainError(Kind.RATE_LIMITED, TOO_MANY_ATTEMPTS)
+    check_lockout(s, client, person)
     challenge = svc.challenges.issue()
     cs = ChallengeSession(
         id=str(uuid.uuid4()),
@@ -127,15 +124,6 @@ def start_session(
         s, client.name, "session_started", person.id, session_id=cs.id, channel=channel, mode=str(mode)
     )
     return cs, challenge
-
-
-def failed_attempts_today(s: Session, person: Person) -> int:
-    since = utcnow() - timedelta(days=1)
-    return s.execute(
-        select(func.count(Attempt.id)).where(
-            Attempt.person_id == person.id, Attempt.outcome == "failed", Attempt.created_at >= since
-        )
-    ).scalar_one()
 
 
 def claim_session(
@@ -159,4 +147,11 @@ def claim_session(
             FaceReference.person_id == cs.person_id, FaceReference.preset == svc.matcher.preset.key
         )
     ).scalars()
-    return cs, [np.frombuffer(r.embedding, dtype=np.float32) for r in refs]
+    return cs, [svc.cipher.open_template(r.embedding) for r in refs]
+
+
+def release_claim(s: Session, session_id: str) -> None:
+    """Undo a claim whose response was never recorded (the judgement or the write failed)."""
+    if s.execute(select(Attempt.id).where(Attempt.session_id == session_id)).first():
+        return
+    s.execute(update(ChallengeSession).where(ChallengeSession.id == session_id).values(consumed_at=None))

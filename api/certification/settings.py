@@ -35,6 +35,7 @@ class Settings:
     max_image_bytes: int = 8 * 1024 * 1024
     rate_per_minute: int = 60
     max_parallel_analyses: int = max(1, os.cpu_count() or 1)
+    analysis_queue: int = 4  # uploads waiting for an analysis slot before new ones get 503
     session_ttl_s: int = 120
     register_match_threshold: float = REGISTER_MATCH_THRESHOLD
     # Certification dates, the 28th cut-off and due dates are local calendar dates.

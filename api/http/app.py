@@ -15,18 +15,36 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.certification.preview import PREVIEW_MAX_BYTES
 from api.certification.rules import load_policies
 from api.certification.security import RateLimiter
 from api.certification.service import CertificationService
 from api.certification.settings import Settings
 from api.certification.storage.db import Database, migrate
 from api.http import problems
+from api.http.deps import authenticate
+from api.http.edge import EdgeGuard
 from api.http.routers import audit, certification, kiosk, lists, ops, persons, proxies, registry, reviews
+from api.http.uploads import CSV_MAX_BYTES
 from matcher import FaceMatcher
 from models import ModelStore
 
 ROUTERS = (ops, certification, proxies, persons, registry, reviews, lists, audit, kiosk)
 PREVIEW_RATE_PER_MINUTE = 120
+JSON_MAX_BYTES = 64 * 1024
+
+
+def body_limit(settings: Settings, path: str) -> int:
+    """The largest body each kind of route takes; JSON bodies are small."""
+    if path.endswith("/response"):
+        return settings.max_video_bytes
+    if path.endswith(("/id-photo", "/remote-form")):
+        return settings.max_image_bytes
+    if path.endswith("/import"):
+        return CSV_MAX_BYTES
+    if path == "/v1/preview":
+        return PREVIEW_MAX_BYTES
+    return JSON_MAX_BYTES
 
 
 def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAPI:
@@ -48,8 +66,15 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
     app.state.limiters = {
         "default": RateLimiter(settings.rate_per_minute),
         "preview": RateLimiter(max(settings.rate_per_minute, PREVIEW_RATE_PER_MINUTE)),
+        "unauthenticated": RateLimiter(settings.rate_per_minute),
     }
     problems.install(app)
+    app.add_middleware(
+        EdgeGuard,
+        limit_for=lambda path: body_limit(settings, path),
+        authenticate=lambda key: authenticate(service, key) is not None,
+        allow_unauthenticated=app.state.limiters["unauthenticated"].allow,
+    )
     for module in ROUTERS:
         app.include_router(module.router)
     web = resources.files("api").joinpath("web")

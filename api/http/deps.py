@@ -24,6 +24,14 @@ def get_service(request: Request) -> CertificationService:
 Service = Annotated[CertificationService, Depends(get_service)]
 
 
+def authenticate(service: CertificationService, key: str) -> Client | None:
+    """The active client this API key belongs to (only the key's hash is stored)."""
+    with service.db.transaction() as s:
+        return s.execute(
+            select(Client).where(Client.key_hash == hash_api_key(key), Client.active.is_(True))
+        ).scalar_one_or_none()
+
+
 def require(*roles: str, budget: str = "default") -> Callable[..., Client]:
     """A dependency admitting active clients of ``roles`` (admins always), within the
     client's request budget ``budget`` (``request.app.state.limiters``)."""
@@ -31,19 +39,18 @@ def require(*roles: str, budget: str = "default") -> Callable[..., Client]:
     def dependency(
         request: Request, service: Service, key: Annotated[str | None, Depends(api_key_header)]
     ) -> Client:
-        if not key:
-            raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
-        with service.db.transaction() as s:
-            client = s.execute(
-                select(Client).where(Client.key_hash == hash_api_key(key), Client.active.is_(True))
-            ).scalar_one_or_none()
+        client = authenticate(service, key) if key else None
         if client is None:
+            # Guessing keys costs the guesser's address its budget, as requests cost a client's.
+            address = request.client.host if request.client else "unknown"
+            if not request.app.state.limiters["unauthenticated"].allow(address):
+                raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
             raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
         if client.role not in roles and client.role != "admin":
             raise DomainError(Kind.FORBIDDEN, FORBIDDEN)
         limiter: RateLimiter = request.app.state.limiters[budget]
         if not limiter.allow(client.name):
-            raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED)
+            raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
         return client
 
     return dependency

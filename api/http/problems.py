@@ -8,12 +8,22 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from api.certification.errors import INVALID, NEXT_STEP_EN, NEXT_STEP_ZH, DomainError, Kind
+from api.certification.errors import (
+    INVALID,
+    NEXT_STEP_EN,
+    NEXT_STEP_ZH,
+    STORAGE_UNAVAILABLE,
+    DomainError,
+    Kind,
+)
 from matcher.errors import Reason
 
 log = logging.getLogger("lifecert.api")
+
+STORAGE_RETRY_S = 60
 
 STATUS: dict[Kind, int] = {
     Kind.UNAUTHENTICATED: 401,
@@ -25,6 +35,7 @@ STATUS: dict[Kind, int] = {
     Kind.UNSUPPORTED: 415,
     Kind.INVALID: 422,
     Kind.RATE_LIMITED: 429,
+    Kind.UNAVAILABLE: 503,
 }
 
 INTERNAL = Reason(
@@ -47,7 +58,9 @@ def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> J
         **({"detail": detail} if detail else {}),
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    retry = extra.get("retry_after_s")
+    headers = {"Retry-After": str(retry)} if isinstance(retry, int) else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -64,6 +77,12 @@ def install(app: FastAPI) -> None:
     async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
         reason = {404: NO_ROUTE, 405: METHOD}.get(exc.status_code, INVALID)
         return problem(exc.status_code, reason)
+
+    @app.exception_handler(OperationalError)
+    async def _storage(req: Request, exc: OperationalError) -> JSONResponse:
+        # Disk full, a read-only file, the database server gone: say so, and when to retry.
+        log.error("storage unavailable on %s %s: %s", req.method, req.url.path, exc.orig.__class__.__name__)
+        return problem(503, STORAGE_UNAVAILABLE, retry_after_s=STORAGE_RETRY_S)
 
     @app.exception_handler(Exception)
     async def _internal(req: Request, exc: Exception) -> JSONResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 
+from api.certification import csv_files
 from api.certification.errors import BAD_UPLOAD, UPLOAD_TOO_LARGE, DomainError, Kind
 
 VIDEO_MAGIC = (
@@ -13,8 +14,7 @@ VIDEO_MAGIC = (
     (b"\x00\x00\x01\xb3", 0),  # MPEG video
     (b"moov", 4),
 )
-SCAN_MAGIC = (b"%PDF", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
-CSV_MAX_BYTES = 5 * 1024 * 1024
+CSV_MAX_BYTES = 20 * 1024 * 1024  # ~300,000 register rows; split larger files
 
 
 def sniff_video(head: bytes) -> bool:
@@ -36,13 +36,8 @@ async def read_video_upload(upload: UploadFile, limit: int) -> bytes:
     return data
 
 
-async def read_scan_upload(upload: UploadFile, limit: int) -> bytes:
-    data = await upload.read(limit + 1)
-    if len(data) > limit or not data.startswith(SCAN_MAGIC):
-        raise DomainError(Kind.UNSUPPORTED, BAD_UPLOAD, "expected a PDF, JPEG or PNG scan")
-    return data
-
-
 async def read_csv_upload(upload: UploadFile) -> str:
-    """The CSV's text (UTF-8, with or without a byte-order mark)."""
-    return (await upload.read(CSV_MAX_BYTES)).decode("utf-8-sig", errors="replace")
+    """The CSV's text, its encoding detected (``csv_files.decode``). A file over the limit is
+    refused whole: reading only its first part would import some rows and silently drop the rest."""
+    data = await read_limited(upload, CSV_MAX_BYTES)
+    return csv_files.decode(data)[0]

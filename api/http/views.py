@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from api.certification import people
+from api.certification.recording import AttemptResult
 from api.certification.service import CertificationService
-from api.certification.storage.schema import Person
-from api.http.schemas import PersonOut
+from api.certification.storage.schema import Client, Person
+from api.http.schemas import OutcomeOut, PersonOut
 
 
 def person_view(service: CertificationService, person: Person) -> PersonOut:
@@ -20,3 +21,12 @@ def person_view(service: CertificationService, person: Person) -> PersonOut:
         status=status.status,
         due_date=status.due_date,
     )
+
+
+def outcome_view(result: AttemptResult, client: Client) -> OutcomeOut:
+    """Kiosks and the app get pass/fail and the reasons, never the match score (GB/T
+    38671-2020 6.1.6.6: a score helps an attacker tune a forgery); staff and the audit keep it."""
+    out = OutcomeOut.model_validate(result)
+    if client.role not in ("staff", "admin"):
+        out.match_score = None
+    return out

@@ -180,6 +180,22 @@ class Review(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Who opened the review, where a person did (a remote form's uploader): the four-eyes
+    # rule lets anyone but them decide it.
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
+
+
+class ReviewDocument(Base):
+    """A document a review rests on (the scanned 协助认证表), kept encrypted so that the
+    second reviewer can open what the first one saw."""
+
+    __tablename__ = "review_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    media_type: Mapped[str] = mapped_column(String(30))
+    sha256: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):
@@ -194,3 +210,14 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(Base):
+    """The one row every audit append updates first: the update takes the write lock
+    (PostgreSQL's row lock, SQLite's database lock), so concurrent appends queue here
+    instead of both reading the same last entry and forking the chain."""
+
+    __tablename__ = "audit_chain_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 
 from api.certification import audit, judging, people, preview, recording, sessions
+from api.certification.service import CertificationService
+from api.certification.storage.schema import ChallengeSession, Client
 from api.http.deps import Frontline, PreviewCaller, Service
 from api.http.schemas import Advice, LookupIn, OutcomeOut, PersonOut, SessionIn, SessionOut, WhoAmI
 from api.http.uploads import read_video_upload
-from api.http.views import person_view
+from api.http.views import outcome_view, person_view
 
 router = APIRouter(tags=["certification"])
+log = logging.getLogger("lifecert.api")
 
 
 @router.get("/v1/whoami")
@@ -31,7 +37,7 @@ async def preview_frame(
     """
     # One byte over the limit is enough for the decoder to give its own advice.
     data = await frame.read(preview.PREVIEW_MAX_BYTES + 1)
-    return Advice(**preview.advice(service, data))
+    return Advice(**await run_in_threadpool(preview.advice, service, data))
 
 
 @router.post("/v1/lookup")
@@ -73,10 +79,35 @@ async def submit_response(
 ) -> OutcomeOut:
     """Upload the recorded clip; liveness + face match; on a pass, the certification."""
     data = await read_video_upload(video, service.settings.max_video_bytes)
+    with service.admitted():
+        cs, refs = await run_in_threadpool(_claim, service, session_id, client)
+        try:
+            judged = await run_in_threadpool(service.judge, cs, data, refs)
+            result = await run_in_threadpool(_record, service, cs, judged, client)
+        except Exception:
+            # Nothing was recorded (a storage fault, an analysis crash): the session stays
+            # usable, so the person retries the same challenge instead of starting over.
+            await run_in_threadpool(_release, service, cs.id)
+            raise
+    return outcome_view(result, client)
+
+
+def _claim(service: CertificationService, session_id: str, client: Client) -> tuple[ChallengeSession, list]:
     with service.db.transaction() as s:
-        cs, refs = sessions.claim_session(service, s, session_id, client)
-    judged: judging.Judgement = service.judge(cs, data, refs)
+        return sessions.claim_session(service, s, session_id, client)
+
+
+def _record(
+    service: CertificationService, cs: ChallengeSession, judged: judging.Judgement, client: Client
+) -> recording.AttemptResult:
     with service.db.transaction() as s:
         staff = client if client.role == "staff" else None
-        result = recording.record(service, s, cs, judged, client.name, staff=staff)
-        return OutcomeOut.model_validate(result)
+        return recording.record(service, s, cs, judged, client.name, staff=staff)
+
+
+def _release(service: CertificationService, session_id: str) -> None:
+    try:
+        with service.db.transaction() as s:
+            sessions.release_claim(s, session_id)
+    except OperationalError:
+        log.error("session %s could not be released: the storage is still failing", session_id)

@@ -26,11 +26,22 @@ router = APIRouter(tags=["staff"])
 Format = Annotated[str, Query(pattern="^(json|csv)$")]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: object) -> object:
+    """Text that a spreadsheet would run is prefixed with a quote, so it is shown as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def as_csv(rows: list[BaseModel], columns: list[str]) -> PlainTextResponse:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
-    writer.writerows(row.model_dump(mode="json") for row in rows)
+    writer.writerows({k: cell(v) for k, v in row.model_dump(mode="json").items()} for row in rows)
     return PlainTextResponse(buf.getvalue(), media_type="text/csv; charset=utf-8")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from api.certification import audit, enrolment, people, reviews
 from api.http.deps import Service, Staff
@@ -19,7 +20,7 @@ from api.http.schemas import (
     SearchIn,
     Updated,
 )
-from api.http.uploads import read_scan_upload
+from api.http.uploads import read_limited
 from api.http.views import person_view
 
 router = APIRouter(tags=["staff"])
@@ -53,10 +54,14 @@ async def enrol_photo(
     person_id: int, service: Service, client: Staff, photo: Annotated[UploadFile, File()]
 ) -> Enrolled:
     data = await photo.read(service.settings.max_image_bytes + 1)
-    with service.db.transaction() as s:
-        person = people.get_person(s, person_id)
-        ref = enrolment.enrol_photo(service, s, person, data, client.name)
-        return Enrolled(reference_id=ref.id, quality=ref.quality)
+
+    def enrol() -> Enrolled:  # decoding and the face models: off the event loop
+        with service.db.transaction() as s:
+            person = people.get_person(s, person_id)
+            ref = enrolment.enrol_photo(service, s, person, data, client.name)
+            return Enrolled(reference_id=ref.id, quality=ref.quality)
+
+    return await run_in_threadpool(enrol)
 
 
 @router.post("/v1/persons/{person_id}/remote-form")
@@ -67,10 +72,14 @@ async def remote_form(
     scan: Annotated[UploadFile, File()],
     note: Annotated[str, Form()] = "",
 ) -> ReviewCreated:
-    data = await read_scan_upload(scan, service.settings.max_image_bytes)
-    with service.db.transaction() as s:
-        person = people.get_person(s, person_id)
-        return ReviewCreated(review_id=reviews.remote_form(s, person, client, data, note).id)
+    data = await read_limited(scan, service.settings.max_image_bytes)
+
+    def receive() -> ReviewCreated:
+        with service.db.transaction() as s:
+            person = people.get_person(s, person_id)
+            return ReviewCreated(review_id=reviews.remote_form(service, s, person, client, data, note).id)
+
+    return await run_in_threadpool(receive)
 
 
 @router.patch("/v1/persons/{person_id}/phone")

@@ -1,6 +1,6 @@
 """The staff review queue and its decisions."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.certification import reviews
 from api.http.deps import Service, Staff
@@ -25,3 +25,11 @@ def decide(review_id: int, body: DecisionIn, service: Service, client: Staff) ->
             certification_id=cert.id if cert else None,
             next_due=cert.next_due if cert else None,
         )
+
+
+@router.get("/v1/reviews/{review_id}/scan", response_class=Response)
+def review_scan(review_id: int, service: Service, client: Staff) -> Response:
+    """The scanned form a remote-form review rests on, for the reviewer who decides it."""
+    with service.db.transaction() as s:
+        media_type, data = reviews.review_scan(service, s, reviews.get_review(s, review_id), client)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
