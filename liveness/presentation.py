@@ -97,9 +97,10 @@ def frozen_fraction(clip: Clip, track: Track) -> float:
 def continuity(track: Track) -> tuple[float, int]:
     """(smoothness, jumps): mean lag-1 autocorrelation of mouth, eyes and face centre, and
     the number of frame-to-frame moves larger than half the face width."""
-    boxes = np.stack([f.box for f in track.frames if f.tracked and f.box is not None])
-    if len(boxes) < 5:
+    tracked = [f.box for f in track.frames if f.tracked and f.box is not None]
+    if len(tracked) < 5:  # no face, or hardly any: nothing continuous to measure
         return 0.0, 0
+    boxes = np.stack(tracked)
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     size = float(np.median(boxes[:, 2] - boxes[:, 0]))
     jumps = int(np.sum(np.linalg.norm(np.diff(centre, axis=0), axis=1) > 0.5 * size))

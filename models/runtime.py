@@ -8,6 +8,9 @@ same graphs converted to ONNX, and with no TensorFlow installed (see BENCHMARKS.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -49,12 +52,29 @@ class OnnxRunner:
         return self._session.run(None, dict(zip(self._inputs, inputs, strict=True)))
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """LiteRT's C++ core prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to
+    file descriptor 2 on every load, and has no Python switch for it; every CLI call's stderr
+    (which carries our JSON errors' context) would begin with it. Only loading is silenced."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TfliteRunner:
     def __init__(self, path: Path, threads: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interp = Interpreter(model_path=str(path), num_threads=threads)
-        self._interp.allocate_tensors()
+        with _native_stderr_silenced():
+            self._interp = Interpreter(model_path=str(path), num_threads=threads)
+            self._interp.allocate_tensors()
         self._in = self._interp.get_input_details()
         self._out = self._interp.get_output_details()
         self.input_shapes = [tuple(int(s) for s in d["shape"]) for d in self._in]

@@ -46,6 +46,7 @@ def client(
     home = tmp_path_factory.mktemp(f"home-{request.param}")
     import os
 
+    previous = os.environ.get("LIFECERT_HOME")
     os.environ["LIFECERT_HOME"] = str(home)
     try:
         if request.param == "postgresql":
@@ -57,7 +58,10 @@ def client(
         else:
             yield from _client(load_settings(database_url=f"sqlite:///{home / 'test.db'}"), matcher)
     finally:
-        os.environ.pop("LIFECERT_HOME", None)
+        if previous is None:
+            os.environ.pop("LIFECERT_HOME", None)
+        else:  # the user's own LIFECERT_HOME is theirs to keep
+            os.environ["LIFECERT_HOME"] = previous
 
 
 def _client(settings, matcher: FaceMatcher) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]

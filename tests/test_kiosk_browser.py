@@ -76,6 +76,7 @@ class Server:
 @contextmanager
 def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
     """The real app on 127.0.0.1 in a thread, SQLite under ``home``, loop-fitted challenges."""
+    previous = os.environ.get("LIFECERT_HOME")
     os.environ["LIFECERT_HOME"] = str(home)
     settings = replace(load_settings(database_url=f"sqlite:///{home / 'k.db'}"), rate_per_minute=10_000)
     app = create_app(settings, matcher)
@@ -95,7 +96,10 @@ def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
-        os.environ.pop("LIFECERT_HOME", None)
+        if previous is None:
+            os.environ.pop("LIFECERT_HOME", None)
+        else:  # the user's own LIFECERT_HOME is theirs to keep
+            os.environ["LIFECERT_HOME"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -122,3 +122,13 @@ FOUR_EYES = Reason(
     "Another staff member must decide a case you submitted.",
     "您提交的材料须由另一名工作人员审核。",
 )
+PROXY_ELSEWHERE = Reason(
+    "proxy_registered_elsewhere",
+    "This helper is registered through another device or app: certify from there, or at the counter.",
+    "该代办人已在其他设备或应用登记，请在原设备办理或前往窗口。",
+)
+CHANNEL_NOT_ALLOWED = Reason(
+    "channel_not_allowed",
+    "This device cannot open a certification on that channel.",
+    "该终端不能以此方式发起认证。",
+)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.certification import audit
+from api.certification import audit, id_numbers
 from api.certification.clock import utcnow
-from api.certification.errors import CONSENT_REQUIRED, INVALID, NOT_LINKED, DomainError, Kind
+from api.certification.errors import CONSENT_REQUIRED, INVALID, NOT_LINKED, PROXY_ELSEWHERE, DomainError, Kind
 from api.certification.people import find_person
-from api.certification.storage.schema import Person, Proxy, ProxyLink
+from api.certification.storage.schema import Client, Person, Proxy, ProxyLink
 
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
@@ -19,24 +19,36 @@ if TYPE_CHECKING:
 CONSENT_VERSION = "2026-01"
 
 
-def get_proxy(s: Session, proxy_id: int) -> Proxy:
+def get_proxy(s: Session, proxy_id: int, client: Client) -> Proxy:
+    """The proxy, for the client it was registered through (or staff); unknown otherwise."""
     proxy = s.get(Proxy, proxy_id)
-    if proxy is None:
+    if proxy is None or not (client.role in ("staff", "admin") or proxy.registered_by in (None, client.id)):
         raise DomainError(Kind.NOT_FOUND, INVALID, "unknown proxy")
     return proxy
 
 
 def register_proxy(
-    svc: CertificationService, s: Session, id_number: str, name: str, phone: str, actor: str
+    svc: CertificationService, s: Session, id_number: str, name: str, phone: str, client: Client
 ) -> Proxy:
-    """Idempotent: the same helper registering again gets the same proxy."""
+    """Idempotent for the same client: the same helper registering again gets the same proxy."""
+    problem = id_numbers.problem(id_number)
+    if problem is not None:
+        raise DomainError(Kind.INVALID, INVALID, problem)
     id_hash = svc.id_hash(id_number)
     proxy = s.execute(select(Proxy).where(Proxy.id_hash == id_hash)).scalar_one_or_none()
+    if proxy is not None and proxy.registered_by not in (None, client.id):
+        raise DomainError(Kind.CONFLICT, PROXY_ELSEWHERE)
     if proxy is None:
-        proxy = Proxy(id_hash=id_hash, name=name.strip(), phone=phone.strip(), created_at=utcnow())
+        proxy = Proxy(
+            id_hash=id_hash,
+            name=name.strip(),
+            phone=phone.strip(),
+            registered_by=client.id,
+            created_at=utcnow(),
+        )
         s.add(proxy)
         s.flush()
-        audit.append(s, actor, "proxy_registered", proxy_id=proxy.id)
+        audit.append(s, client.name, "proxy_registered", proxy_id=proxy.id)
     return proxy
 
 
@@ -49,14 +61,14 @@ def link_person(
     relationship: str,
     *,
     consent: bool,
-    actor: str,
+    client: Client,
 ) -> Person:
     """The helper names a person (ID number + name) they will certify for, with consent."""
     if not consent:
         raise DomainError(Kind.INVALID, CONSENT_REQUIRED)
-    proxy = get_proxy(s, proxy_id)
+    proxy = get_proxy(s, proxy_id, client)
     person = find_person(svc, s, id_number, name)
-    link_proxy(s, proxy, person, relationship, actor)
+    link_proxy(s, proxy, person, relationship, client.name)
     return person
 
 

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from api.certification import audit
 from api.certification.clock import aware, utcnow
 from api.certification.errors import (
+    CHANNEL_NOT_ALLOWED,
     CONSENT_REQUIRED,
     DECEASED,
-    FORBIDDEN,
     INVALID,
     NO_REFERENCE,
     SESSION_EXPIRED,
@@ -44,7 +44,15 @@ if TYPE_CHECKING:
     from api.certification.service import CertificationService
 
 CHANNELS = ("kiosk", "phone", "counter", "home_visit", "remote", "data")
-STAFF_CHANNELS = ("counter", "home_visit")
+# The channels a face session may be opened on, by the opener's role. "remote" (a signed
+# form) and "data" (data comparison) are never sessions: they come from staff reviews and
+# imports, so no frontline key can record a certification as either.
+ROLE_CHANNELS = {
+    "kiosk": ("kiosk",),
+    "app": ("phone",),
+    "staff": ("counter", "home_visit", "kiosk", "phone"),
+    "admin": ("counter", "home_visit", "kiosk", "phone"),
+}
 
 
 class Mode(StrEnum):
@@ -64,14 +72,17 @@ def open_session(
     consent: bool,
     proxy_id: int | None,
 ) -> tuple[ChallengeSession, Challenge]:
-    """Who may open which session: counter and home visits are staff-assisted; a proxy must
-    be linked to the person; then ``start_session``."""
-    if channel in STAFF_CHANNELS and client.role not in ("staff", "admin"):
+    """Who may open which session: each role its channels (counter and home visits are
+    staff-assisted); a proxy must be the client's own and linked to the person."""
+    if channel not in CHANNELS:
+        raise DomainError(Kind.INVALID, INVALID, f"channel must be one of {CHANNELS}")
+    allowed = ROLE_CHANNELS.get(client.role, ())
+    if channel not in allowed:
         raise DomainError(
-            Kind.FORBIDDEN, FORBIDDEN, "counter and home-visit certifications are staff-assisted"
+            Kind.FORBIDDEN, CHANNEL_NOT_ALLOWED, f"a {client.role} client opens: {', '.join(allowed)}"
         )
     person = find_person(svc, s, id_number, name)
-    proxy = get_proxy(s, proxy_id) if proxy_id is not None else None
+    proxy = get_proxy(s, proxy_id, client) if proxy_id is not None else None
     mode = Mode.PROXY if proxy else (Mode.ASSISTED if client.role == "staff" else Mode.SELF)
     return start_session(svc, s, person, client, channel=channel, consent=consent, proxy=proxy, mode=mode)
 
@@ -97,8 +108,6 @@ def start_session(
         raise DomainError(Kind.CONFLICT, DECEASED, keep_work=True)
     if not consent:
         raise DomainError(Kind.INVALID, CONSENT_REQUIRED)
-    if channel not in CHANNELS:
-        raise DomainError(Kind.INVALID, INVALID, f"channel must be one of {CHANNELS}")
     if proxy is not None:
         require_link(s, proxy, person)
     if not person.references:

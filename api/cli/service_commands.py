@@ -64,9 +64,8 @@ def serve(
         raise fail(str(exc)) from exc
     if demo:
         keys = seed_demo(application.state.service, data)
-        err.print(f"demo keys (also in {settings.home / 'demo-keys.json'}):")
-        for name, key in keys.items():
-            err.print(f"  {name}: {key}")
+        # Keys are never printed: logs are kept and read by more people than the key file.
+        err.print(f"demo API keys ({', '.join(keys)}): in {settings.home / 'demo-keys.json'} (owner-only)")
     err.print(f"database: {settings.database_url.split('@')[-1]}")
     if not demo:
         from sqlalchemy import func, select

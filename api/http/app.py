@@ -14,6 +14,7 @@ from importlib import resources
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api.certification.preview import PREVIEW_MAX_BYTES
 from api.certification.rules import load_policies
@@ -23,7 +24,7 @@ from api.certification.settings import Settings
 from api.certification.storage.db import Database, migrate
 from api.http import problems
 from api.http.deps import authenticate
-from api.http.edge import EdgeGuard
+from api.http.edge import EdgeGuard, SecurityHeaders
 from api.http.routers import audit, certification, kiosk, lists, ops, persons, proxies, registry, reviews
 from api.http.uploads import CSV_MAX_BYTES
 from matcher import FaceMatcher
@@ -56,7 +57,8 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
     service = CertificationService(
         settings, db, policies, matcher or FaceMatcher(ModelStore(), settings.preset)
     )
-    app = FastAPI(
+    # The API docs' scripts are served from here too: the kiosk's origin loads nothing from a CDN.
+    app = FastAPIOffline(
         title="lifecert",
         version="0.1.0",
         description="Proof-of-life certification: face match + liveness, certification records and rules.",
@@ -75,8 +77,9 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
         authenticate=lambda key: authenticate(service, key) is not None,
         allow_unauthenticated=app.state.limiters["unauthenticated"].allow,
     )
+    app.add_middleware(SecurityHeaders)
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.RESPONSES)
     web = resources.files("api").joinpath("web")
     app.mount("/kiosk", StaticFiles(directory=str(web), html=True), name="kiosk")
     return app

@@ -4,10 +4,12 @@ messages, and what to do next. The one table from domain error kinds to HTTP sta
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
@@ -45,6 +47,42 @@ INTERNAL = Reason(
 )
 NO_ROUTE = Reason("not_found", "There is nothing at this address.", "该地址不存在。")
 METHOD = Reason("method_not_allowed", "This address does not accept that method.", "该地址不支持此请求方式。")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this service is answered."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(description="stable, for programs: e.g. person_not_found, session_used")
+    message_zh: str
+    message_en: str
+    detail: str | None = None
+    retry_after_s: int | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "No valid API key",
+    403: "Not allowed for this client",
+    404: "Not found",
+    405: "Method not allowed",
+    408: "The body arrived too slowly",
+    409: "Conflict with the current state",
+    410: "Expired",
+    413: "Too large",
+    415: "Not an accepted file type",
+    422: "Invalid input",
+    429: "Too many requests or attempts",
+    500: "Internal error (nothing was recorded)",
+    503: "Busy or storage unavailable: retry after Retry-After seconds",
+}
+# Declared on every route, so the OpenAPI description says what the service really answers.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text, "content": {"application/problem+json": {}}}
+    for status, text in _DESCRIPTIONS.items()
+}
 
 
 def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> JSONResponse:

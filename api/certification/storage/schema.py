@@ -67,6 +67,9 @@ class Proxy(Base):
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The client (app backend, kiosk) it was registered through: only that client, or staff,
+    # may use it, so a proxy id seen on one device is no key to another.
+    registered_by: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
 
 
 class ProxyLink(Base):

@@ -14,7 +14,7 @@ router = APIRouter(tags=["proxy"])
 def register_proxy(body: ProxyIn, service: Service, client: Helper) -> ProxyOut:
     """A relative or friend registers once to certify others (代他人认证)."""
     with service.db.transaction() as s:
-        proxy = proxies.register_proxy(service, s, body.id_number, body.name, body.phone, client.name)
+        proxy = proxies.register_proxy(service, s, body.id_number, body.name, body.phone, client)
         return ProxyOut(proxy_id=proxy.id)
 
 
@@ -29,6 +29,6 @@ def link_proxy(proxy_id: int, body: ProxyLinkIn, service: Service, client: Helpe
             body.name,
             body.relationship,
             consent=body.consent,
-            actor=client.name,
+            client=client,
         )
         return LinkOut(linked=True, person=person_view(service, person))

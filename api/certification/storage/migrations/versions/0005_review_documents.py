@@ -1,4 +1,5 @@
-"""remote forms: the scan is kept (encrypted) for the second reviewer; who opened a review
+"""remote forms: the scan is kept (encrypted) for the second reviewer; who opened a review;
+which client a proxy was registered through
 
 Revision ID: 0005
 Revises: 0004
@@ -16,9 +17,13 @@ branch_labels = None
 depends_on = None
 
 CREATOR_FK = "fk_reviews_created_by_clients"
+REGISTRAR_FK = "fk_proxies_registered_by_clients"
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("proxies", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("registered_by", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(REGISTRAR_FK, "clients", ["registered_by"], ["id"])
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.add_column(sa.Column("created_by", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(CREATOR_FK, "clients", ["created_by"], ["id"])
@@ -44,3 +49,6 @@ def downgrade() -> None:
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_constraint(CREATOR_FK, type_="foreignkey")
         batch_op.drop_column("created_by")
+    with op.batch_alter_table("proxies", schema=None) as batch_op:
+        batch_op.drop_constraint(REGISTRAR_FK, type_="foreignkey")
+        batch_op.drop_column("registered_by")
