@@ -94,8 +94,11 @@ def bench(
     workers: Annotated[int, typer.Option(help="Processes (each one model set, 1 thread).")] = 0,
     cache: Annotated[bool, typer.Option(help="Reuse embeddings cached by earlier runs.")] = True,
     target_fmr: Annotated[float, typer.Option(help="FMR for the cross-validated threshold.")] = 1e-3,
+    group: Annotated[
+        list[str] | None, typer.Option(help="Pairs-CSV column to report FMR/FNMR per group by (repeatable).")
+    ] = None,
 ) -> None:
-    """Benchmark a pairs file: ROC, DET, EER, TAR@FAR, 10-fold accuracy; writes a report."""
+    """Benchmark a pairs file: ROC, DET, EER, TAR@FAR, 10-fold accuracy, per-group rates; writes a report."""
     from tqdm import tqdm
 
     from api.bench_report import write_report
@@ -114,11 +117,19 @@ def bench(
 
     try:
         result = run_bench(
-            matcher, pairs, root, workers=n_workers, use_cache=cache, progress=progress, target_fmr=target_fmr
+            matcher,
+            pairs,
+            root,
+            workers=n_workers,
+            use_cache=cache,
+            progress=progress,
+            target_fmr=target_fmr,
+            groups=tuple(group or ()),
         )
     except PairsFileError as exc:
         raise _fail(str(exc)) from exc
-    page = write_report(result, out, {"pairs_file": str(pairs), "root": str(root), "workers": n_workers})
+    meta = {"pairs_file": str(pairs), "root": str(root), "workers": n_workers}
+    page = write_report(result, out, {**meta, "calibration": matcher.calibration.as_dict()})
     m = result.metrics
     table = Table(title=f"preset {result.preset} · threshold {result.threshold:.4f}")
     for col in ("set", "pairs", "EER", "TAR@1e-3", "FMR@thr", "FNMR@thr"):
@@ -143,7 +154,19 @@ def bench(
             f"threshold for FMR ≤ {c['target_fmr']:g} (9 folds): {c['threshold_mean']:.4f}; held-out "
             f"FMR {100 * c['heldout_fmr']:.3f} %, FNMR {100 * c['heldout_fnmr']:.2f} %"
         )
-    print(f"no face found in {m['images']['no_face_count']} images; report: {page}")
+    for column, g in m.get("groups", {}).items():
+        rates = ", ".join(f"{name} FMR {_pct_or_dash(r['fmr'])}" for name, r in g["groups"].items())
+        print(f"by {column}: {rates}; FMR max/min {g['differential']['fmr_max_min']}")
+    print(f"calibration in force: {matcher.calibration.describe()}")
+    img = m["images"]
+    print(
+        f"no face found in {img['no_face_count']} images; unreadable {img['unreadable_count']}"
+        f"; report: {page}"
+    )
+
+
+def _pct_or_dash(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.3f} %"
 
 
 @app.command()
