@@ -71,6 +71,7 @@ def verify(
         "score": round(verdict.score, 4),
         "threshold": verdict.threshold,
         "preset": matcher.preset.key,
+        "calibration": matcher.calibration.as_dict(),
         "per_model_scores": {k: round(v, 4) for k, v in verdict.per_model_scores.items()},
         "id_photo": {"file": str(id_photo), "quality": verdict.reference.quality.as_dict()},
         "live_photo": {"file": str(live_photo), "quality": verdict.probe.quality.as_dict()},
@@ -293,6 +294,61 @@ def bench_impostors(
         )
     Console().print(table)
     print(f"report: {page}")
+
+
+@app.command()
+def calibrate(
+    people: Annotated[
+        Path, typer.Argument(help="Photos: one folder per person, or a folder with manifest.csv.")
+    ],
+    preset: PresetOpt = None,
+    operating_fmr: Annotated[float, typer.Option(help="FMR the service operates at.")] = 1e-3,
+    population: Annotated[str | None, typer.Option(help="Description written into the file.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes (each one model set, 1 thread).")] = 0,
+    write: Annotated[bool, typer.Option(help="Write $LIFECERT_HOME/calibration.toml.")] = True,
+) -> None:
+    """Thresholds at FMR 1e-3/1e-4/1e-5 from every impostor pair of a deployment's own photos."""
+    from matcher.bench import calibrate_folder
+    from matcher.calibration import write_calibration
+
+    if not people.is_dir():
+        raise _fail(f"folder {people} does not exist")
+    matcher = _load_matcher(preset)
+    try:
+        cal = calibrate_folder(
+            matcher,
+            people,
+            operating_fmr=operating_fmr,
+            workers=workers or (os.cpu_count() or 1),
+            population=population,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(title=f"preset {cal.preset} · {cal.people} people · {cal.impostor_pairs:,} impostor pairs")
+    for col in (
+        "target FMR",
+        "threshold",
+        "measured",
+        "bootstrap p95",
+        "false matches",
+        "FMR ≤ (95 %)",
+        "FNMR",
+    ):
+        table.add_column(col)
+    for p in cal.points:
+        table.add_row(
+            f"{p.target_fmr:g}",
+            f"{p.threshold:.4f}",
+            "yes" if p.measured else "no (tail fit)",
+            "—" if p.bootstrap_p95 is None else f"{p.bootstrap_p95:.4f}",
+            str(p.false_matches),
+            f"{p.fmr_upper_95:.2e}",
+            _pct_or_dash(p.fnmr),
+        )
+    Console().print(table)
+    if write:
+        path = write_calibration(matcher.store.home, cal)
+        print(f"written: {path} (operating FMR {cal.operating_fmr:g} -> threshold {cal.threshold:.4f})")
 
 
 @app.command("bench-liveness")

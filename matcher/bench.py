@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.alignment import align_face
+from matcher.calibration import Calibration, calibrate_population
 from matcher.errors import MatcherError
 from matcher.evaluation import (
     Pair,
@@ -331,3 +332,50 @@ def compute_metrics(
         "ms_per_image_median": statistics.median(times) if times else None,
     }
     return metrics
+
+
+def people_photos(folder: Path) -> list[tuple[Path, str]]:
+    """Photos of people as (path, identity): from ``folder/manifest.csv`` (columns ``file``
+    and ``identity``, as casia_facev5_dev has) when there is one, else one folder per person."""
+    import csv
+
+    manifest = folder / "manifest.csv"
+    if manifest.is_file():
+        with manifest.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if {"file", "identity"} <= set(reader.fieldnames or []):
+                return sorted((folder / r["file"], r["identity"]) for r in reader)
+    return identity_photos(folder)
+
+
+def calibrate_folder(
+    matcher: FaceMatcher,
+    folder: Path,
+    *,
+    operating_fmr: float = 1e-3,
+    workers: int = 1,
+    use_cache: bool = True,
+    progress: Callable | None = None,  # type: ignore[type-arg]
+    population: str | None = None,
+) -> Calibration:
+    """Embed every photo of ``folder`` and calibrate thresholds on its impostor pairs.
+
+    Photos without a detectable face are left out (an enrolment photo must hold one), so
+    the calibration is made on faces as the service would see them.
+    """
+    photos = people_photos(folder)
+    cache = bench_cache(matcher) if use_cache else None
+    outcomes = embed_files(matcher, [p for p, _ in photos], workers=workers, cache=cache, progress=progress)
+    kept = [
+        (p, who)
+        for p, who in photos
+        if outcomes[str(p)].embedding is not None and outcomes[str(p)].face_found
+    ]
+    return calibrate_population(
+        np.stack([outcomes[str(p)].embedding for p, _ in kept]),  # type: ignore[misc]
+        [who for _, who in kept],
+        preset=matcher.preset.key,
+        population=population or f"{folder} ({len(kept)} of {len(photos)} photos with a face)",
+        operating_fmr=operating_fmr,
+        models=matcher.models_fingerprint,
+    )

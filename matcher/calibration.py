@@ -232,17 +232,18 @@ def _toml_value(v: object) -> str:
     return f'"{text}"'
 
 
-def to_toml(calibrations: Sequence[Calibration]) -> str:
-    """The TOML text of a calibration file: one ``[PRESET]`` table with ``[[PRESET.points]]``."""
+def to_toml(calibrations: Sequence[Calibration], prefix: str = "") -> str:
+    """The TOML text of a calibration file: one ``[PRESET]`` table with ``[[PRESET.points]]``
+    (``prefix="calibrations."`` for the manifest's shipped defaults)."""
     lines = ["# Written by `lifecert calibrate`; see matcher/calibration.py for the method.", ""]
     for c in calibrations:
-        lines.append(f"[{c.preset}]")
+        lines.append(f"[{prefix}{c.preset}]")
         for key in ("operating_fmr", "population", "method", "date", "impostor_pairs", "genuine_pairs"):
             lines.append(f"{key} = {_toml_value(getattr(c, key))}")
         lines.append(f"people = {c.people}")
         lines.append(f"models = {_toml_value(c.models)}")
         for p in c.points:
-            lines += ["", f"[[{c.preset}.points]]"]
+            lines += ["", f"[[{prefix}{c.preset}.points]]"]
             for key, value in p.__dict__.items():
                 if value is not None:
                     lines.append(f"{key} = {_toml_value(value)}")
