@@ -27,12 +27,22 @@ class FaceSet:
     files: list[str]  # relative to FACES
     ids: np.ndarray  # identity per file
     emb: np.ndarray  # one L2-normalised (fused) embedding per file
+    found: np.ndarray | None = None  # face detected (else the embedding is of a fallback crop)
+
+    def faces_found(self) -> FaceSet:
+        """Only the photos where a face was found, as the service's quality gate would keep."""
+        keep = self.found if self.found is not None else np.ones(self.ids.size, bool)
+        return FaceSet(
+            [f for f, k in zip(self.files, keep, strict=True) if k], self.ids[keep], self.emb[keep]
+        )
 
 
-def embed(matcher: FaceMatcher, rel_files: list[str]) -> np.ndarray:
+def embed(matcher: FaceMatcher, rel_files: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and face-found flags of these files (cached)."""
     paths = [FACES / f for f in rel_files]
     out = embed_files(matcher, paths, workers=1, cache=bench_cache(matcher))
-    return np.stack([out[str(p)].embedding for p in paths]).astype(np.float64)  # type: ignore[misc]
+    emb = np.stack([out[str(p)].embedding for p in paths]).astype(np.float64)  # type: ignore[misc]
+    return emb, np.array([out[str(p)].face_found for p in paths])
 
 
 def casia_dev(matcher: FaceMatcher) -> FaceSet:
@@ -40,7 +50,7 @@ def casia_dev(matcher: FaceMatcher) -> FaceSet:
     with (CASIA_DEV / "manifest.csv").open(newline="", encoding="utf-8") as fh:
         rows = sorted((r["file"], r["identity"]) for r in csv.DictReader(fh))
     files = [f"casia_facev5_dev/{f}" for f, _ in rows]
-    return FaceSet(files, np.array([i for _, i in rows]), embed(matcher, files))
+    return FaceSet(files, np.array([i for _, i in rows]), *embed(matcher, files))
 
 
 def lfw(matcher: FaceMatcher) -> tuple[FaceSet, list[tuple[int, int, bool, int]]]:
@@ -50,7 +60,7 @@ def lfw(matcher: FaceMatcher) -> tuple[FaceSet, list[tuple[int, int, bool, int]]
     index = {f: i for i, f in enumerate(files)}
     ids = np.array([Path(f).parent.name for f in files])
     protocol = [(index[p.file_a], index[p.file_b], p.same, int(p.fold or 0)) for p in pairs]
-    return FaceSet(files, ids, embed(matcher, files)), protocol
+    return FaceSet(files, ids, *embed(matcher, files)), protocol
 
 
 def identity_folds(ids: np.ndarray, k: int = CV_FOLDS) -> np.ndarray:
