@@ -261,7 +261,7 @@ def bench_impostors(
         raise _fail(f"folder {folder} does not exist")
     matcher = _load_matcher(preset)
     thresholds = {
-        "1:1 match (preset)": matcher.threshold,
+        "1:1 match (calibration in force)": matcher.threshold,
         "register screening (service)": REGISTER_MATCH_THRESHOLD,
     }
 

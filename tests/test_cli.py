@@ -123,8 +123,11 @@ def test_bench_impostors_scores_every_pair_of_different_people(tmp_path: Path) -
     metrics = json.loads((out / "metrics.json").read_text())
     # 6 photos of 3 people: 15 pairs, 3 of them the same person.
     assert (metrics["impostor_pairs"], metrics["genuine_pairs"]) == (12, 3)
-    assert set(metrics["at_threshold"]) == {"1:1 match (preset)", "register screening (service)"}
-    assert metrics["at_threshold"]["1:1 match (preset)"]["tar"] == 1.0
+    assert set(metrics["at_threshold"]) == {
+        "1:1 match (calibration in force)",
+        "register screening (service)",
+    }
+    assert metrics["at_threshold"]["1:1 match (calibration in force)"]["tar"] == 1.0
     assert metrics["at_fmr"] == {}  # 12 impostor pairs resolve no FMR of 1e-3 or below
     assert len(metrics["top_impostors"]) == 10
     assert all(p["a"].split("/")[0] != p["b"].split("/")[0] for p in metrics["top_impostors"])
