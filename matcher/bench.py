@@ -19,16 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from matcher.alignment import align_face
+from matcher.calibration import Calibration, calibrate_population
 from matcher.errors import MatcherError
 from matcher.evaluation import (
     Pair,
+    PairsFileError,
     fallback_five_points,
     kfold_accuracy,
     kfold_threshold_at_fmr,
     rates_at,
     read_pairs,
     roc_summary,
+    score_fmr_table,
 )
+from matcher.groups import group_report
 from matcher.identification import AllPairs, all_pair_scores, identification_metrics
 from matcher.image_io import read_image
 from matcher.pipeline import FaceMatcher, Role
@@ -57,7 +61,7 @@ class BenchResult:
         return np.array([p.same for p in self.pairs])
 
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".ppm", ".pnm"}
 
 _worker: dict[str, FaceMatcher] = {}
 
@@ -212,7 +216,8 @@ def run_all_pairs(
     metrics["images"] = {
         "total": len(photos),
         "people": len({who for _, who in photos}),
-        "no_face": listed(lambda o: not o.face_found),
+        # An unreadable file is not a photo without a face: counted apart, never scored.
+        "no_face": listed(lambda o: not o.face_found and o.embedding is not None),
         "unreadable": listed(lambda o: o.embedding is None),
     }
     metrics["top_impostors"] = [
@@ -231,8 +236,13 @@ def run_bench(
     use_cache: bool = True,
     progress: Callable | None = None,  # type: ignore[type-arg]
     target_fmr: float = 1e-3,
+    groups: tuple[str, ...] = (),
 ) -> BenchResult:
+    """Score every pair of ``pairs_file``; ``groups`` names CSV columns to report per group."""
     pairs = read_pairs(pairs_file)
+    missing = [g for g in groups if g not in {"set"} and all(g not in dict(p.attrs) for p in pairs)]
+    if missing:
+        raise PairsFileError(f"{pairs_file}: no column {missing} for --group")
     files = sorted({root / p.file_a for p in pairs} | {root / p.file_b for p in pairs})
     cache = bench_cache(matcher) if use_cache else None
     outcomes = embed_files(matcher, files, workers=workers, cache=cache, progress=progress)
@@ -242,7 +252,7 @@ def run_bench(
         if a is not None and b is not None:
             scores[i] = matcher.compare(a, b)
     result = BenchResult(pairs, scores, matcher.preset.key, matcher.threshold, outcomes)
-    result.metrics = compute_metrics(result, root, target_fmr)
+    result.metrics = compute_metrics(result, root, target_fmr, groups)
     return result
 
 
@@ -260,7 +270,9 @@ def _block(scores: np.ndarray, same: np.ndarray, threshold: float) -> dict[str, 
     }
 
 
-def compute_metrics(result: BenchResult, root: Path, target_fmr: float = 1e-3) -> dict[str, object]:
+def compute_metrics(
+    result: BenchResult, root: Path, target_fmr: float = 1e-3, groups: tuple[str, ...] = ()
+) -> dict[str, object]:
     same = result.same
     scored = ~np.isnan(result.scores)
     scores, same_s = result.scores[scored], same[scored]
@@ -278,6 +290,10 @@ def compute_metrics(result: BenchResult, root: Path, target_fmr: float = 1e-3) -
         if len(np.unique(same[mask])) == 2:
             per_set[s] = _block(result.scores[mask], same[mask], result.threshold)
     metrics["per_set"] = per_set
+    metrics["score_scale"] = score_fmr_table(scores, same_s)
+    if groups:
+        columns = {g: [p.set if g == "set" else p.attr(g) for p in result.pairs] for g in groups}
+        metrics["groups"] = group_report(result.scores, same, columns, result.threshold)
     folds = np.array([p.fold if p.fold is not None else -1 for p in result.pairs])
     fold_mask = (folds >= 0) & scored
     if len(np.unique(folds[fold_mask])) >= 2:
@@ -293,15 +309,73 @@ def compute_metrics(result: BenchResult, root: Path, target_fmr: float = 1e-3) -
                 result.scores[fold_mask], same[fold_mask], folds[fold_mask], target_fmr
             ),
         }
-    no_face = sorted(os.path.relpath(k, root) for k, o in result.outcomes.items() if not o.face_found)
-    errors = {os.path.relpath(k, root): o.error for k, o in result.outcomes.items() if o.error}
+    # Unreadable files (a format the decoder refused, a missing file) are reported apart from
+    # photos where no face was found: the first is a tooling fault, the second a detector miss.
+    no_face = sorted(
+        os.path.relpath(k, root)
+        for k, o in result.outcomes.items()
+        if not o.face_found and o.embedding is not None
+    )
+    errors = {
+        os.path.relpath(k, root): o.error or "unreadable"
+        for k, o in result.outcomes.items()
+        if o.embedding is None
+    }
     times = [o.ms for o in result.outcomes.values() if o.ms == o.ms and o.ms > 0]
     metrics["images"] = {
         "total": len(result.outcomes),
         "no_face_count": len(no_face),
         "no_face": no_face,
+        "unreadable_count": len(errors),
         "unreadable": errors,
         "embedded_now": len(times),
         "ms_per_image_median": statistics.median(times) if times else None,
     }
     return metrics
+
+
+def people_photos(folder: Path) -> list[tuple[Path, str]]:
+    """Photos of people as (path, identity): from ``folder/manifest.csv`` (columns ``file``
+    and ``identity``, as casia_facev5_dev has) when there is one, else one folder per person."""
+    import csv
+
+    manifest = folder / "manifest.csv"
+    if manifest.is_file():
+        with manifest.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if {"file", "identity"} <= set(reader.fieldnames or []):
+                return sorted((folder / r["file"], r["identity"]) for r in reader)
+    return identity_photos(folder)
+
+
+def calibrate_folder(
+    matcher: FaceMatcher,
+    folder: Path,
+    *,
+    operating_fmr: float = 1e-3,
+    workers: int = 1,
+    use_cache: bool = True,
+    progress: Callable | None = None,  # type: ignore[type-arg]
+    population: str | None = None,
+) -> Calibration:
+    """Embed every photo of ``folder`` and calibrate thresholds on its impostor pairs.
+
+    Photos without a detectable face are left out (an enrolment photo must hold one), so
+    the calibration is made on faces as the service would see them.
+    """
+    photos = people_photos(folder)
+    cache = bench_cache(matcher) if use_cache else None
+    outcomes = embed_files(matcher, [p for p, _ in photos], workers=workers, cache=cache, progress=progress)
+    kept = [
+        (p, who)
+        for p, who in photos
+        if outcomes[str(p)].embedding is not None and outcomes[str(p)].face_found
+    ]
+    return calibrate_population(
+        np.stack([outcomes[str(p)].embedding for p, _ in kept]),  # type: ignore[misc]
+        [who for _, who in kept],
+        preset=matcher.preset.key,
+        population=population or f"{folder} ({len(kept)} of {len(photos)} photos with a face)",
+        operating_fmr=operating_fmr,
+        models=matcher.models_fingerprint,
+    )

@@ -22,6 +22,15 @@ class Pair:
     same: bool
     set: str = ""
     fold: int | None = None
+    # Every other column of the pairs CSV (population, age_band, ...), for per-group reports.
+    attrs: tuple[tuple[str, str], ...] = ()
+
+    def attr(self, column: str) -> str:
+        """The value of a further CSV column ("" when the file has no such column)."""
+        return dict(self.attrs).get(column, "")
+
+
+_CORE_COLUMNS = {"file_a", "file_b", "same", "set", "fold"}
 
 
 class PairsFileError(ValueError):
@@ -29,7 +38,8 @@ class PairsFileError(ValueError):
 
 
 def read_pairs(path: Path) -> list[Pair]:
-    """Pairs from a CSV with ``file_a,file_b,same`` (optional ``set``, ``fold``, others ignored)."""
+    """Pairs from a CSV with ``file_a,file_b,same`` (optional ``set``, ``fold``; any other
+    column is kept in ``Pair.attrs`` for group reports)."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = {"file_a", "file_b", "same"} - set(reader.fieldnames or [])
@@ -48,6 +58,11 @@ def read_pairs(path: Path) -> list[Pair]:
                     same=same in {"1", "true", "yes"},
                     set=(row.get("set") or "").strip(),
                     fold=int(fold) if fold else None,
+                    attrs=tuple(
+                        (k, (v or "").strip())
+                        for k, v in row.items()
+                        if k not in _CORE_COLUMNS and k is not None
+                    ),
                 )
             )
     if not pairs:
@@ -135,8 +150,14 @@ class RocSummary:
 
 
 def roc_summary(scores: np.ndarray, same: np.ndarray) -> RocSummary:
-    """EER, AUC and TAR at FAR 1e-2/1e-3/1e-4 (a FAR is reported only if measurable)."""
-    fpr, tpr, thr = roc_curve(same.astype(int), scores)
+    """EER, AUC and TAR at FAR 1e-2/1e-3/1e-4 (a FAR is reported only if measurable).
+
+    The ROC keeps every operating point (``drop_intermediate=False``): scikit-learn's default
+    thins points that lie on straight stretches of the curve, and on a small set the EER
+    crossing falls exactly on such a stretch, so the nearest surviving point understated the
+    EER (CASIA dev: 3.4 % reported for a true 6.0 %).
+    """
+    fpr, tpr, thr = roc_curve(same.astype(int), scores, drop_intermediate=False)
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
     eer = float((fpr[i] + fnr[i]) / 2)
@@ -171,3 +192,38 @@ def rates_at(scores: np.ndarray, same: np.ndarray, threshold: float) -> dict[str
         "fnmr": float(np.mean(gen < threshold)) if gen.size else float("nan"),
         "accuracy": float(np.mean((scores >= threshold) == same)),
     }
+
+
+def score_fmr_table(
+    scores: np.ndarray,
+    same: np.ndarray,
+    grid: np.ndarray | None = None,
+    fmrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5),
+) -> dict[str, list[dict[str, float | int | None]]]:
+    """The score scale a deployment reads: FMR and FNMR at fixed scores, and the score for
+    each FMR the impostors can resolve (like the score-to-FAR tables vendors publish).
+
+    Each FMR row carries the one-sided 95 % Clopper-Pearson upper bound, so a reader sees how
+    little 0 false matches among a few thousand pairs proves.
+    """
+    from matcher.identification import fmr_upper_bound
+
+    gen, imp = scores[same], scores[~same]
+    if grid is None:
+        grid = np.round(np.arange(0.20, 0.701, 0.05), 2)
+
+    def row(t: float) -> dict[str, float | int | None]:
+        false_matches = int(np.count_nonzero(imp >= t))
+        return {
+            "threshold": float(t),
+            "false_matches": false_matches,
+            "fmr": false_matches / imp.size if imp.size else None,
+            "fmr_upper_95": fmr_upper_bound(false_matches, int(imp.size)),
+            "fnmr": float(np.mean(gen < t)) if gen.size else None,
+        }
+
+    by_fmr = []
+    for fmr in fmrs:
+        if imp.size and fmr * imp.size >= 1:
+            by_fmr.append({"target_fmr": fmr, **row(threshold_at_fmr(imp, fmr))})
+    return {"by_score": [row(float(t)) for t in grid], "by_fmr": by_fmr}

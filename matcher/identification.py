@@ -66,7 +66,7 @@ def all_pair_scores(embeddings: np.ndarray, identities: Sequence[str], top: int 
 
 def fmr_upper_bound(false_matches: int, comparisons: int) -> float:
     """One-sided Clopper-Pearson bound: with 0 of 30 million the FMR is still only below 1e-7."""
-    if comparisons == 0:
+    if comparisons == 0 or false_matches >= comparisons:
         return 1.0
     return float(beta.ppf(CONFIDENCE, false_matches + 1, comparisons - false_matches))
 

@@ -25,6 +25,11 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", 0, "png"),
     (b"BM", 0, "bmp"),
     (b"WEBP", 8, "webp"),
+    # Netpbm (AT&T/ORL faces ship as PGM): binary and plain grey (P5/P2) and colour (P6/P3).
+    (b"P5", 0, "pgm"),
+    (b"P2", 0, "pgm"),
+    (b"P6", 0, "ppm"),
+    (b"P3", 0, "ppm"),
 )
 
 
@@ -34,6 +39,8 @@ def sniff_image_type(data: bytes) -> str | None:
         if data[offset : offset + len(magic)] == magic:
             if name == "webp" and data[:4] != b"RIFF":
                 continue
+            if name in {"pgm", "ppm"} and data[2:3] not in {b" ", b"\t", b"\n", b"\r"}:
+                continue  # "P5" must be followed by whitespace, or it is some other file
             return name
     return None
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from matcher import errors
 from matcher.alignment import align_face
+from matcher.calibration import Calibration, load_calibration
 from matcher.detection import Detection, FaceDetector
 from matcher.embedding import FrFeatureEmbedder, FusedEmbedder, InsightFaceEmbedder, MobileFaceNetEmbedder
 from matcher.eyes import EyeStateEstimator
@@ -79,8 +80,14 @@ def _embedder_for(key: str, store: ModelStore, threads: int | None) -> object:
 
 class FaceMatcher:
     def __init__(
-        self, store: ModelStore | None = None, preset: str | None = None, threads: int | None = None
+        self,
+        store: ModelStore | None = None,
+        preset: str | None = None,
+        threads: int | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
+        """``calibration``: the threshold table in force; by default the deployment's
+        ``$LIFECERT_HOME/calibration.toml``, else the shipped default (matcher/calibration.py)."""
         self.store = store or ModelStore()
         manifest = self.store.manifest
         self.preset: PresetSpec = manifest.presets[preset or manifest.default_preset]
@@ -92,10 +99,20 @@ class FaceMatcher:
         self.eyes = EyeStateEstimator(load_runner(self.store, "iris", threads))
         parts = [_embedder_for(k, self.store, threads) for k in self.preset.embedders]
         self.embedder = FusedEmbedder(parts, self.preset.weights, self.preset.flip)
+        self.calibration = calibration or load_calibration(
+            self.store.home, self.preset.key, self.preset.threshold, models=self.models_fingerprint
+        )
+
+    @property
+    def models_fingerprint(self) -> str:
+        """Which embedder weights the scores come from: a calibration holds only for these."""
+        models = self.store.manifest.models
+        return ",".join(f"{k}:{models[k].sha256[:12]}" for k in self.preset.embedders)
 
     @property
     def threshold(self) -> float:
-        return self.preset.threshold
+        """The operating threshold of the calibration in force (not the LFW preset value)."""
+        return self.calibration.threshold  # NaN for a local model never calibrated
 
     def analyse(self, image_bgr: np.ndarray, role: Role, *, embed: bool = True) -> FaceResult:
         """The chosen face with its quality report; raises MatcherError when there is none."""

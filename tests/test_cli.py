@@ -123,8 +123,11 @@ def test_bench_impostors_scores_every_pair_of_different_people(tmp_path: Path) -
     metrics = json.loads((out / "metrics.json").read_text())
     # 6 photos of 3 people: 15 pairs, 3 of them the same person.
     assert (metrics["impostor_pairs"], metrics["genuine_pairs"]) == (12, 3)
-    assert set(metrics["at_threshold"]) == {"1:1 match (preset)", "register screening (service)"}
-    assert metrics["at_threshold"]["1:1 match (preset)"]["tar"] == 1.0
+    assert set(metrics["at_threshold"]) == {
+        "1:1 match (calibration in force)",
+        "register screening (service)",
+    }
+    assert metrics["at_threshold"]["1:1 match (calibration in force)"]["tar"] == 1.0
     assert metrics["at_fmr"] == {}  # 12 impostor pairs resolve no FMR of 1e-3 or below
     assert len(metrics["top_impostors"]) == 10
     assert all(p["a"].split("/")[0] != p["b"].split("/")[0] for p in metrics["top_impostors"])
@@ -135,3 +138,48 @@ def test_bench_impostors_scores_every_pair_of_different_people(tmp_path: Path) -
     (lonely / "Aaron_Peirsol" / "a.jpg").symlink_to(sorted((lfw / "Aaron_Peirsol").glob("*.jpg"))[0])
     refused = runner.invoke(app, ["bench-impostors", str(lonely), "--out", str(out), "--no-cache"])
     assert refused.exit_code == 2 and "at least two people" in refused.output
+
+
+def test_bench_reads_pgm_counts_unreadable_apart_and_reports_groups(tmp_path: Path) -> None:
+    import cv2
+
+    grey = cv2.cvtColor(cv2.imread(str(FACES / "deepface/img1.jpg")), cv2.COLOR_BGR2GRAY)
+    assert cv2.imwrite(str(tmp_path / "img1.pgm"), grey)
+    (tmp_path / "broken.jpg").write_text("not a photo")
+    for name in ("img2.jpg", "img3.jpg", "img11.jpg", "img22.jpg"):
+        (tmp_path / name).symlink_to(FACES / "deepface" / name)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(
+        "file_a,file_b,same,population\n"
+        "img1.pgm,img2.jpg,1,grey\n"
+        "img1.pgm,img3.jpg,0,grey\n"
+        "img2.jpg,img11.jpg,1,colour\n"
+        "img3.jpg,img22.jpg,0,colour\n"
+        "broken.jpg,img3.jpg,0,colour\n"
+    )
+    out = tmp_path / "report"
+    args = ["bench", str(pairs), "--root", str(tmp_path), "--out", str(out), "--workers", "1", "--no-cache"]
+    result = runner.invoke(app, [*args, "--group", "population"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    images = metrics["images"]
+    assert images["no_face_count"] == 0, images["no_face"]  # the PGM's face is found
+    assert images["unreadable_count"] == 1 and list(images["unreadable"]) == ["broken.jpg"]
+    assert metrics["pairs_unscored"] == 1
+    groups = metrics["groups"]["population"]["groups"]
+    assert groups["grey"]["genuine"] == 1 and groups["grey"]["false_non_matches"] == 0
+    assert groups["colour"]["impostor"] == 1  # the unreadable pair is not counted
+    assert "fmr_max_min" in metrics["groups"]["population"]["differential"]
+    assert metrics["score_scale"]["by_score"][0]["threshold"] == 0.2
+    report = (out / "report.md").read_text()
+    assert "## By population" in report and "Calibration in force" in report
+    assert "unreadable files, counted apart and not scored: 1" in report
+
+
+def test_bench_refuses_a_group_column_the_file_lacks(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("file_a,file_b,same\ndeepface/img1.jpg,deepface/img2.jpg,1\n")
+    result = runner.invoke(
+        app, ["bench", str(pairs), "--root", str(FACES), "--out", str(tmp_path / "r"), "--group", "age_band"]
+    )
+    assert result.exit_code == 2 and "age_band" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -71,3 +72,17 @@ def test_real_photo_decodes_in_every_supported_format() -> None:
         out = decode_image(encode(image, ext))
         assert out.shape == image.shape
         assert np.abs(out.astype(int) - image.astype(int)).mean() < 8
+
+
+def test_pgm_and_ppm_decode_like_any_photo(tmp_path: Path) -> None:
+    # AT&T/ORL faces ship as PGM; they used to be refused as not_an_image.
+    image = load("faces/deepface/img1.jpg")
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    assert cv2.imwrite(str(tmp_path / "face.pgm"), grey)
+    assert cv2.imwrite(str(tmp_path / "face.ppm"), image)
+    out = read_image(tmp_path / "face.pgm")
+    assert out.shape == image.shape  # grey decoded to three channels, as the matcher expects
+    assert np.abs(out[:, :, 0].astype(int) - grey.astype(int)).max() == 0
+    assert np.array_equal(read_image(tmp_path / "face.ppm"), image)
+    # "P5" without the whitespace a Netpbm header needs is not an image.
+    assert _code(decode_image, b"P5xyz" + b"0" * 100) == "not_an_image"

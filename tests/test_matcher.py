@@ -1,6 +1,7 @@
 """The shipped matcher on real photos it was not calibrated on (the deepface set).
 
-Thresholds were calibrated on LFW View-2 only (models/manifest.toml); the 61 deepface
+The preset thresholds were calibrated on LFW View-2, the threshold in force (issue 9) on the
+East-Asian development set (models/manifest.toml [calibrations.*]); the 61 deepface
 photos (13 people, 140 genuine and 140 impostor pairs in ../shared/data/faces/pairs.csv)
 were not used to choose anything, so this is an out-of-sample check.
 """
@@ -33,16 +34,23 @@ def deepface_scores(matcher: FaceMatcher) -> tuple[np.ndarray, np.ndarray, list[
 def test_every_genuine_deepface_pair_matches(matcher: FaceMatcher, deepface_scores) -> None:  # type: ignore[no-untyped-def]
     scores, same, _ = deepface_scores
     assert same.sum() == 140
+    # At the LFW preset threshold every genuine pair matches.
+    assert (scores[same] < matcher.preset.threshold).sum() == 0
+    # The East-Asian calibration in force is stricter (0.5425 for fast, FMR <= 1e-3 on Chinese
+    # impostors): measured 6 of 140 misses (4.3 %), the price BENCHMARKS.md (issue 9) reports.
     misses = scores[same] < matcher.threshold
-    assert misses.sum() == 0, f"{misses.sum()} genuine pairs below {matcher.threshold}"
+    assert misses.sum() <= 6, f"{misses.sum()} genuine pairs below {matcher.threshold}"
 
 
 def test_impostor_deepface_pairs_do_not_match(matcher: FaceMatcher, deepface_scores) -> None:  # type: ignore[no-untyped-def]
     scores, same, names = deepface_scores
+    at_preset = [names[i] for i in np.flatnonzero(~same & (scores >= matcher.preset.threshold))]
+    # Measured at the LFW preset threshold: 2 of 140 (1.4 %) — Matt Damon vs Leonardo DiCaprio
+    # (img33/img35, 0.49), a famous look-alike pair, and img22/img9. Anything more means the
+    # matcher got worse; at the stricter calibration in force neither matches.
+    assert len(at_preset) <= 2, at_preset
     false_matches = [names[i] for i in np.flatnonzero(~same & (scores >= matcher.threshold))]
-    # Measured: 2 of 140 (1.4 %) — Matt Damon vs Leonardo DiCaprio (img33/img35), a famous
-    # look-alike pair, and img22/img9. Anything more means the matcher got worse.
-    assert len(false_matches) <= 2, false_matches
+    assert false_matches == [], false_matches
 
 
 def test_genuine_scores_are_well_above_impostor_scores(deepface_scores) -> None:  # type: ignore[no-untyped-def]

@@ -104,8 +104,9 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
         "",
         f"Pairs file: `{meta['pairs_file']}` · root `{meta['root']}` · {meta['date']} · {meta['machine']}",
         "",
-        f"Operating threshold (from models/manifest.toml): **{result.threshold:.4f}**",
+        f"Operating threshold: **{result.threshold:.4f}**",
         "",
+        *_calibration_lines(meta.get("calibration")),
     ]
     if "kfold" in m:
         k = m["kfold"]  # type: ignore[index]
@@ -144,13 +145,16 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
         "",
         "TAR at a FAR below 1/(impostor pairs) cannot be measured and is shown as —.",
         "",
+        *_group_lines(m.get("groups", {})),  # type: ignore[arg-type]
+        *_scale_lines(m.get("score_scale")),  # type: ignore[arg-type]
         "## Images",
         "",
         f"{img['total']} images; embedded in this run: {img['embedded_now']} "
         f"(median {img['ms_per_image_median'] or float('nan'):.1f} ms per image end to end, workers "
         f"{meta['workers']}); the rest came from the cache.",
         "",
-        f"No face found in {img['no_face_count']} images (scored on a centred fallback crop):",
+        f"No face found in {img['no_face_count']} images (scored on a centred fallback crop); "
+        f"unreadable files, counted apart and not scored: {img.get('unreadable_count', 0)}.",
         "",
     ]
     lines += [f"- `{f}`" for f in img["no_face"]] or ["- none"]
@@ -159,6 +163,75 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
         lines += [f"- `{f}`: {code}" for f, code in img["unreadable"].items()]
     lines += ["", "![ROC](roc.png) ![DET](det.png) ![scores](scores.png)", ""]
     return "\n".join(lines)
+
+
+def _calibration_lines(cal: object) -> list[str]:
+    if not isinstance(cal, dict):
+        return []
+    return [
+        f"Calibration in force: `{cal['source']}` — {cal['population']} ({cal['people']} people, "
+        f"{cal['impostor_pairs']:,} impostor pairs, {cal['date']}); operating FMR {cal['operating_fmr']:g}. "
+        f"Method: {cal['method']}.",
+        "",
+    ]
+
+
+def _fmt_ratio(x: object) -> str:
+    if x is None:
+        return "—"
+    return "∞" if x == float("inf") else f"{float(x):.2f}"  # type: ignore[arg-type]
+
+
+def _group_lines(groups: dict[str, dict]) -> list[str]:  # type: ignore[type-arg]
+    """Per-group FMR/FNMR at the operating threshold and NIST FRTE's max/min FMR ratio."""
+    lines: list[str] = []
+    for column, g in groups.items():
+        d = g["differential"]
+        lines += [
+            f"## By {column} (threshold {g['threshold']:.4f})",
+            "",
+            "| group | genuine | impostor | false matches | FMR | FMR 95 % upper | FNMR |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, r in g["groups"].items():
+            up = "—" if r["fmr_upper_95"] is None else f"{r['fmr_upper_95']:.2e}"
+            fmr = "—" if r["fmr"] is None else f"{r['fmr']:.2e}"
+            lines.append(
+                f"| {name} | {r['genuine']} | {r['impostor']} | {r['false_matches']} | {fmr} | {up} "
+                f"| {_pct(r['fnmr'])} |"
+            )
+        lines += [
+            "",
+            f"Demographic differential (max/min across groups): FMR **{_fmt_ratio(d['fmr_max_min'])}** "
+            f"(highest {d['fmr_highest']}, lowest {d['fmr_lowest']}); on the 95 % upper bounds "
+            f"{_fmt_ratio(d['fmr_upper_95_max_min'])}; FNMR {_fmt_ratio(d['fnmr_max_min'])}.",
+            "",
+        ]
+    return lines
+
+
+def _scale_lines(scale: dict | None) -> list[str]:  # type: ignore[type-arg]
+    """Score -> FMR table: what a score means on these impostors."""
+    if not scale:
+        return []
+    lines = [
+        "## Score scale (score → FMR on these pairs)",
+        "",
+        "| score | false matches | FMR | FMR 95 % upper | FNMR |",
+        "|---|---|---|---|---|",
+    ]
+    for r in scale["by_score"]:
+        fmr = "—" if r["fmr"] is None else f"{r['fmr']:.2e}"
+        lines.append(
+            f"| {r['threshold']:.2f} | {r['false_matches']} | {fmr} | {r['fmr_upper_95']:.2e} "
+            f"| {_pct(r['fnmr'])} |"
+        )
+    lines += ["", "| target FMR | score | false matches | FNMR |", "|---|---|---|---|"]
+    for r in scale["by_fmr"]:
+        lines.append(
+            f"| {r['target_fmr']:g} | {r['threshold']:.4f} | {r['false_matches']} | {_pct(r['fnmr'])} |"
+        )
+    return [*lines, ""]
 
 
 def write_report(result: BenchResult, out_dir: Path, meta: dict[str, object]) -> Path:
