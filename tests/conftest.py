@@ -52,11 +52,14 @@ def encode(image: np.ndarray, ext: str = ".jpg") -> bytes:
     return buf.tobytes()
 
 
-def random_id_number(born: str = "19500101") -> str:
-    """A valid 18-character ID number (GB 11643 check character) for someone born on ``born``."""
+def random_id_number(born: str | None = None) -> str:
+    """A valid 18-character ID number (GB 11643 check character) for someone born on ``born``
+    (YYYYMMDD; by default a random day of 1930-1965, so that numbers rarely collide)."""
     import secrets
+    from datetime import date, timedelta
 
     from api.certification.id_numbers import check_char
 
-    first17 = "110101" + born + f"{secrets.randbelow(1000):03d}"
+    day = born or (date(1930, 1, 1) + timedelta(days=secrets.randbelow(365 * 35))).strftime("%Y%m%d")
+    first17 = f"{110101 + secrets.randbelow(9000):06d}" + day + f"{secrets.randbelow(1000):03d}"
     return first17 + check_char(first17)

@@ -21,7 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from api.certification.settings import load_settings
-from api.certification.storage.schema import AuditEntry, Certification, ChallengeSession, PaymentEvent, Person
+from api.certification.storage.schema import (
+    Attempt,
+    AuditEntry,
+    Certification,
+    ChallengeSession,
+    PaymentEvent,
+    Person,
+)
 from api.demo import ensure_client
 from api.http.app import create_app
 from liveness import attacks
@@ -144,7 +151,9 @@ def test_every_endpoint_needs_a_key_and_the_right_role(client: TestClient) -> No
     assert client.get("/v1/lists/overdue", headers=h(client, "kiosk")).status_code == 403
     assert client.get("/v1/audit", headers=h(client, "staff")).status_code == 403
     assert client.get("/v1/lists/overdue", headers={"X-API-Key": "lc_forged"}).status_code == 401
-    assert client.get("/healthz").json() == {"status": "ok"}
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["calibration"]["threshold"] == client.service.matcher.threshold  # type: ignore[attr-defined]
+    assert health["calibration"]["source"]  # which calibration decides matches
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v1/sessions/{session_id}/response" in paths
     # Every /v1 operation: no key -> 401; a kiosk key on a back-office (staff-tagged) one -> 403.
@@ -241,6 +250,10 @@ def test_self_certification_passes_once_and_sets_due_and_payment(client: TestCli
         )
     history = client.get(f"/v1/persons/{pid}", headers=h(client, "staff")).json()
     assert history["certifications"][0]["channel"] == "kiosk"
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        evidence = s.execute(select(Attempt.evidence).where(Attempt.person_id == pid)).scalar_one()
+    assert evidence["reference"]["kind"] == "id_photo" and evidence["reference"]["age_years"] == 0.0
+    assert evidence["threshold"] == client.service.matcher.threshold  # type: ignore[attr-defined]
     assert {r["source"] for r in history["references"]} == {"id_photo", "live_capture"}
 
 

@@ -17,6 +17,7 @@ from liveness.challenge import Challenge
 from liveness.video import read_video
 from matcher import MatcherError
 from matcher.errors import Reason
+from matcher.templates import Reference, compare_references
 
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
@@ -31,6 +32,7 @@ class Judgement:
     score: float | None
     embedding: np.ndarray | None
     analysis_ms: float | None = None
+    reference: dict[str, object] | None = None  # which reference matched best, and its age
 
     @property
     def live(self) -> bool:
@@ -38,7 +40,7 @@ class Judgement:
 
 
 def judge_clip(
-    svc: CertificationService, challenge: Challenge, clip_bytes: bytes, references: list[np.ndarray]
+    svc: CertificationService, challenge: Challenge, clip_bytes: bytes, references: list[Reference]
 ) -> Judgement:
     with tempfile.NamedTemporaryFile(suffix=".clip") as tmp:
         tmp.write(clip_bytes)
@@ -49,13 +51,22 @@ def judge_clip(
             return Judgement(liveness=None, error=exc.reason, score=None, embedding=None)
     t0 = time.perf_counter()
     result = svc.analyzer.analyse(clip, challenge)
-    score = None
+    score, best = None, None
     if result.best_embedding is not None and references:
-        score = max(svc.matcher.compare(r, result.best_embedding) for r in references)
+        verdict = compare_references(result.best_embedding, references, svc.matcher.threshold, svc.today())
+        score = verdict.best.score
+        age = verdict.best.age_years
+        best = {
+            "reference_id": verdict.best.reference.label,
+            "kind": verdict.best.reference.kind,
+            "age_years": None if age is None else round(age, 1),
+            "references": len(references),
+        }
     return Judgement(
         liveness=result,
         error=None,
         score=score,
         embedding=result.best_embedding,
         analysis_ms=(time.perf_counter() - t0) * 1000,
+        reference=best,
     )

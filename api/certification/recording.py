@@ -72,7 +72,10 @@ def record(
         look_alike=look_alike is not None,
         needs_review=before.status == "needs_review",
     )
-    attempt = _attempt(s, cs, person, judged, decision, actor)
+    calibration = svc.matcher.calibration.source
+    attempt = _attempt(
+        s, cs, person, judged, decision, actor, threshold=svc.matcher.threshold, calibration=calibration
+    )
     result = AttemptResult(str(decision.outcome), attempt.id, list(attempt.reasons), judged.score)
     result.analysis_ms = judged.analysis_ms
     if decision.review is not None:
@@ -109,8 +112,19 @@ def record(
 
 
 def _attempt(
-    s: Session, cs: ChallengeSession, person: Person, judged: Judgement, decision: Decision, actor: str
+    s: Session,
+    cs: ChallengeSession,
+    person: Person,
+    judged: Judgement,
+    decision: Decision,
+    actor: str,
+    *,
+    threshold: float,
+    calibration: str,
 ) -> Attempt:
+    """The attempt with its evidence: every check, the reference used and its age, and the
+    threshold and calibration the decision was taken under (so a later recalibration can be
+    audited against it)."""
     reasons: list[dict[str, str]] = []
     if judged.error is not None:
         reasons.append(judged.error.as_dict())
@@ -122,6 +136,9 @@ def _attempt(
     evidence = {
         "checks": [c.as_dict() for c in liveness.checks] if liveness else [],
         "best_frame": liveness.best_frame if liveness else None,
+        "reference": judged.reference,
+        "threshold": threshold,
+        "calibration": calibration,
     }
     attempt = Attempt(
         session_id=cs.id,

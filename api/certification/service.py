@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
 
-import numpy as np
-
 from api.certification import judging
 from api.certification.clock import local_today
 from api.certification.errors import BUSY, DomainError, Kind
@@ -29,6 +27,7 @@ from api.certification.storage.schema import ChallengeSession, Person
 from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, ChallengeFactory
 from matcher import FaceMatcher
+from matcher.templates import Reference
 from models import ModelStore
 
 ADMISSION_RETRY_S = 5
@@ -95,11 +94,11 @@ class CertificationService:
         finally:
             self._admission.release()
 
-    def judge(self, cs: ChallengeSession, clip_bytes: bytes, references: list[np.ndarray]) -> Judgement:
+    def judge(self, cs: ChallengeSession, clip_bytes: bytes, references: list[Reference]) -> Judgement:
         """Liveness, then the best frame against the references, in one of the analysis slots."""
         challenge = Challenge.from_dict(cs.challenge)
         with self.analysis_slots:
             return self._judge(challenge, clip_bytes, references)
 
-    def _judge(self, challenge: Challenge, clip_bytes: bytes, references: list[np.ndarray]) -> Judgement:
+    def _judge(self, challenge: Challenge, clip_bytes: bytes, references: list[Reference]) -> Judgement:
         return judging.judge_clip(self, challenge, clip_bytes, references)

@@ -7,7 +7,6 @@ import uuid
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -39,6 +38,7 @@ from api.certification.storage.schema import (
     Review,
 )
 from liveness.challenge import Challenge
+from matcher.templates import Reference
 
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
@@ -137,7 +137,7 @@ def start_session(
 
 def claim_session(
     svc: CertificationService, s: Session, session_id: str, client: Client
-) -> tuple[ChallengeSession, list[np.ndarray]]:
+) -> tuple[ChallengeSession, list[Reference]]:
     """Consume the session's nonce (exactly once) and load the person's references."""
     cs = s.get(ChallengeSession, session_id)
     if cs is None or cs.client_id != client.id:
@@ -156,7 +156,12 @@ def claim_session(
             FaceReference.person_id == cs.person_id, FaceReference.preset == svc.matcher.preset.key
         )
     ).scalars()
-    return cs, [svc.cipher.open_template(r.embedding) for r in refs]
+    # Every reference of the person, newest first: the ID photo and each passed live capture
+    # (which shrinks the decades between an old ID photo and today's face).
+    return cs, [
+        Reference(svc.cipher.open_template(r.embedding), r.source, aware(r.created_at).date(), str(r.id))
+        for r in sorted(refs, key=lambda r: aware(r.created_at), reverse=True)
+    ]
 
 
 def release_claim(s: Session, session_id: str) -> None:

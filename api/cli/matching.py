@@ -40,6 +40,7 @@ def verify(
         "score": round(verdict.score, 4),
         "threshold": verdict.threshold,
         "preset": matcher.preset.key,
+        "calibration": matcher.calibration.as_dict(),
         "per_model_scores": {k: round(v, 4) for k, v in verdict.per_model_scores.items()},
         "id_photo": {"file": str(id_photo), "quality": verdict.reference.quality.as_dict()},
         "live_photo": {"file": str(live_photo), "quality": verdict.probe.quality.as_dict()},
@@ -63,8 +64,11 @@ def bench(
     workers: Annotated[int, typer.Option(help="Processes (each one model set, 1 thread).")] = 0,
     cache: Annotated[bool, typer.Option(help="Reuse embeddings cached by earlier runs.")] = True,
     target_fmr: Annotated[float, typer.Option(help="FMR for the cross-validated threshold.")] = 1e-3,
+    group: Annotated[
+        list[str] | None, typer.Option(help="Pairs-CSV column to report FMR/FNMR per group by (repeatable).")
+    ] = None,
 ) -> None:
-    """Benchmark a pairs file: ROC, DET, EER, TAR@FAR, 10-fold accuracy; writes a report."""
+    """Benchmark a pairs file: ROC, DET, EER, TAR@FAR, 10-fold accuracy, per-group rates; writes a report."""
     from api.reports.bench import write_report
     from matcher.bench import run_bench
     from matcher.evaluation import PairsFileError
@@ -80,11 +84,19 @@ def bench(
 
     try:
         result = run_bench(
-            matcher, pairs, root, workers=n_workers, use_cache=cache, progress=progress, target_fmr=target_fmr
+            matcher,
+            pairs,
+            root,
+            workers=n_workers,
+            use_cache=cache,
+            progress=progress,
+            target_fmr=target_fmr,
+            groups=tuple(group or ()),
         )
     except PairsFileError as exc:
         raise fail(str(exc)) from exc
-    page = write_report(result, out, {"pairs_file": str(pairs), "root": str(root), "workers": n_workers})
+    meta = {"pairs_file": str(pairs), "root": str(root), "workers": n_workers}
+    page = write_report(result, out, {**meta, "calibration": matcher.calibration.as_dict()})
     m = result.metrics
     table = Table(title=f"preset {result.preset} · threshold {result.threshold:.4f}")
     for col in ("set", "pairs", "EER", "TAR@1e-3", "FMR@thr", "FNMR@thr"):
@@ -109,7 +121,17 @@ def bench(
             f"threshold for FMR ≤ {c['target_fmr']:g} (9 folds): {c['threshold_mean']:.4f}; held-out "
             f"FMR {100 * c['heldout_fmr']:.3f} %, FNMR {100 * c['heldout_fnmr']:.2f} %"
         )
-    print(f"no face found in {m['images']['no_face_count']} images; report: {page}")
+    for column, g in m.get("groups", {}).items():
+        rates = ", ".join(f"{name} FMR {_pct_or_dash(r['fmr'])}" for name, r in g["groups"].items())
+        print(f"by {column}: {rates}; FMR max/min {g['differential']['fmr_max_min']}")
+    print(f"calibration in force: {matcher.calibration.describe()}")
+    img = m["images"]
+    found = f"no face found in {img['no_face_count']} images; unreadable {img['unreadable_count']}"
+    print(f"{found}; report: {page}")
+
+
+def _pct_or_dash(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.3f} %"
 
 
 @app.command("bench-impostors")
@@ -129,7 +151,7 @@ def bench_impostors(
         raise fail(f"folder {folder} does not exist")
     matcher = load_matcher(preset)
     thresholds = {
-        "1:1 match (preset)": matcher.threshold,
+        "1:1 match (calibration in force)": matcher.threshold,
         "register screening (service)": REGISTER_MATCH_THRESHOLD,
     }
 
@@ -161,3 +183,58 @@ def bench_impostors(
         )
     Console().print(table)
     print(f"report: {page}")
+
+
+@app.command()
+def calibrate(
+    people: Annotated[
+        Path, typer.Argument(help="Photos: one folder per person, or a folder with manifest.csv.")
+    ],
+    preset: PresetOpt = None,
+    operating_fmr: Annotated[float, typer.Option(help="FMR the service operates at.")] = 1e-3,
+    population: Annotated[str | None, typer.Option(help="Description written into the file.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes (each one model set, 1 thread).")] = 0,
+    write: Annotated[bool, typer.Option(help="Write $LIFECERT_HOME/calibration.toml.")] = True,
+) -> None:
+    """Thresholds at FMR 1e-3/1e-4/1e-5 from every impostor pair of a deployment's own photos."""
+    from matcher.bench import calibrate_folder
+    from matcher.calibration import write_calibration
+
+    if not people.is_dir():
+        raise fail(f"folder {people} does not exist")
+    matcher = load_matcher(preset)
+    try:
+        cal = calibrate_folder(
+            matcher,
+            people,
+            operating_fmr=operating_fmr,
+            workers=workers or (os.cpu_count() or 1),
+            population=population,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    table = Table(title=f"preset {cal.preset} · {cal.people} people · {cal.impostor_pairs:,} impostor pairs")
+    for col in (
+        "target FMR",
+        "threshold",
+        "measured",
+        "bootstrap p95",
+        "false matches",
+        "FMR ≤ (95 %)",
+        "FNMR",
+    ):
+        table.add_column(col)
+    for p in cal.points:
+        table.add_row(
+            f"{p.target_fmr:g}",
+            f"{p.threshold:.4f}",
+            "yes" if p.measured else "no (tail fit)",
+            "—" if p.bootstrap_p95 is None else f"{p.bootstrap_p95:.4f}",
+            str(p.false_matches),
+            f"{p.fmr_upper_95:.2e}",
+            _pct_or_dash(p.fnmr),
+        )
+    Console().print(table)
+    if write:
+        path = write_calibration(matcher.store.home, cal)
+        print(f"written: {path} (operating FMR {cal.operating_fmr:g} -> threshold {cal.threshold:.4f})")

@@ -51,6 +51,9 @@ class PaymentRunIn(BaseModel):
 
 class Health(BaseModel):
     status: str
+    calibration: dict[str, Any] = Field(
+        description="the 1:1 calibration in force: threshold, source, population"
+    )
 
 
 class WhoAmI(BaseModel):
