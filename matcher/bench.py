@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from matcher.alignment import align_face
 from matcher.calibration import Calibration, calibrate_population
 from matcher.errors import MatcherError
 from matcher.evaluation import (
+    Metrics,
     Pair,
     PairsFileError,
     fallback_five_points,
@@ -54,7 +55,7 @@ class BenchResult:
     preset: str
     threshold: float
     outcomes: dict[str, ImageOutcome]
-    metrics: dict[str, object] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=dict)
 
     @property
     def same(self) -> np.ndarray:
@@ -194,8 +195,8 @@ def run_all_pairs(
     *,
     workers: int = 1,
     use_cache: bool = True,
-    progress: Callable | None = None,  # type: ignore[type-arg]
-) -> tuple[dict[str, object], AllPairs]:
+    progress: Callable | None = None,
+) -> tuple[Metrics, AllPairs]:
     """Every pair of photos of different people in ``folder``: the low-FMR end of the curve."""
     photos = identity_photos(folder)
     cache = bench_cache(matcher) if use_cache else None
@@ -234,7 +235,7 @@ def run_bench(
     *,
     workers: int = 1,
     use_cache: bool = True,
-    progress: Callable | None = None,  # type: ignore[type-arg]
+    progress: Callable | None = None,
     target_fmr: float = 1e-3,
     groups: tuple[str, ...] = (),
 ) -> BenchResult:
@@ -256,7 +257,7 @@ def run_bench(
     return result
 
 
-def _block(scores: np.ndarray, same: np.ndarray, threshold: float) -> dict[str, object]:
+def _block(scores: np.ndarray, same: np.ndarray, threshold: float) -> Metrics:
     roc = roc_summary(scores, same)
     return {
         "pairs": int(same.size),
@@ -272,11 +273,11 @@ def _block(scores: np.ndarray, same: np.ndarray, threshold: float) -> dict[str, 
 
 def compute_metrics(
     result: BenchResult, root: Path, target_fmr: float = 1e-3, groups: tuple[str, ...] = ()
-) -> dict[str, object]:
+) -> Metrics:
     same = result.same
     scored = ~np.isnan(result.scores)
     scores, same_s = result.scores[scored], same[scored]
-    metrics: dict[str, object] = {
+    metrics: Metrics = {
         "preset": result.preset,
         "operating_threshold": result.threshold,
         "pairs_total": len(result.pairs),
@@ -292,7 +293,9 @@ def compute_metrics(
     metrics["per_set"] = per_set
     metrics["score_scale"] = score_fmr_table(scores, same_s)
     if groups:
-        columns = {g: [p.set if g == "set" else p.attr(g) for p in result.pairs] for g in groups}
+        columns: dict[str, Sequence[str]] = {
+            g: [p.set if g == "set" else p.attr(g) for p in result.pairs] for g in groups
+        }
         metrics["groups"] = group_report(result.scores, same, columns, result.threshold)
     folds = np.array([p.fold if p.fold is not None else -1 for p in result.pairs])
     fold_mask = (folds >= 0) & scored
@@ -355,7 +358,7 @@ def calibrate_folder(
     operating_fmr: float = 1e-3,
     workers: int = 1,
     use_cache: bool = True,
-    progress: Callable | None = None,  # type: ignore[type-arg]
+    progress: Callable | None = None,
     population: str | None = None,
 ) -> Calibration:
     """Embed every photo of ``folder`` and calibrate thresholds on its impostor pairs.

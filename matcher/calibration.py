@@ -251,7 +251,7 @@ def to_toml(calibrations: Sequence[Calibration], prefix: str = "") -> str:
     return "\n".join(lines)
 
 
-def _from_table(preset: str, t: dict, source: str) -> Calibration:  # type: ignore[type-arg]
+def _from_table(preset: str, t: dict, source: str) -> Calibration:
     points = tuple(
         FmrPoint(
             target_fmr=float(p["target_fmr"]),

@@ -87,9 +87,9 @@ class FaceDetector:
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         small = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_AREA)
         top, left = (size - nh) // 2, (size - nw) // 2
-        blob = np.zeros((size, size, 3), dtype=np.uint8)
-        blob[top : top + nh, left : left + nw] = small
-        blob = cv2.cvtColor(blob, cv2.COLOR_BGR2RGB).astype(np.float32) / 127.5 - 1.0
+        canvas = np.zeros((size, size, 3), dtype=np.uint8)
+        canvas[top : top + nh, left : left + nw] = small
+        blob = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).astype(np.float32) / 127.5 - 1.0
         raw_boxes, raw_scores = runner(blob[None])
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores[0, :, 0], -80.0, 80.0)))
         keep = np.flatnonzero(scores >= variant.min_score)

@@ -10,9 +10,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
+
+# Benchmark results are JSON-shaped (written to metrics.json, read by the reports): nested
+# dicts of numbers and strings whose shape the report code knows.
+Metrics = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,9 @@ def differential(per_group: dict[str, dict[str, float | int | None]]) -> dict[st
     When the lowest group saw no false match the ratio is infinite; the groups' FMR upper
     bounds are then the honest comparison, so their ratio is reported too.
     """
-    fmrs = {k: float(v["fmr"]) for k, v in per_group.items() if v["fmr"] is not None}  # type: ignore[arg-type]
-    fnmrs = {k: float(v["fnmr"]) for k, v in per_group.items() if v["fnmr"] is not None}  # type: ignore[arg-type]
-    uppers = [float(v["fmr_upper_95"]) for v in per_group.values() if v["fmr_upper_95"] is not None]  # type: ignore[arg-type]
+    fmrs = {k: float(v["fmr"]) for k, v in per_group.items() if v["fmr"] is not None}
+    fnmrs = {k: float(v["fnmr"]) for k, v in per_group.items() if v["fnmr"] is not None}
+    uppers = [float(v["fmr_upper_95"]) for v in per_group.values() if v["fmr_upper_95"] is not None]
     return {
         "fmr_max_min": _ratio(list(fmrs.values())),
         "fmr_highest": max(fmrs, key=fmrs.__getitem__) if fmrs else None,

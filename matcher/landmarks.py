@@ -39,9 +39,9 @@ class Roi:
         """2x3 affine matrix taking image pixels to the ``out_size`` square crop."""
         u = np.array([np.cos(self.angle), np.sin(self.angle)]) * self.size / 2
         v = np.array([-np.sin(self.angle), np.cos(self.angle)]) * self.size / 2
-        src = np.float32([self.centre, self.centre + u, self.centre + v])
+        src = np.array([self.centre, self.centre + u, self.centre + v], dtype=np.float32)
         half = out_size / 2
-        dst = np.float32([[half, half], [out_size, half], [half, out_size]])
+        dst = np.array([[half, half], [out_size, half], [half, out_size]], dtype=np.float32)
         return cv2.getAffineTransform(src, dst)
 
 

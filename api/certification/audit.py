@@ -22,7 +22,7 @@ from api.certification.storage.schema import AuditChainHead, AuditEntry
 GENESIS = "0" * 64
 
 
-def _digest(prev: str, at: datetime, actor: str, action: str, person_id: int | None, detail: dict) -> str:  # type: ignore[type-arg]
+def _digest(prev: str, at: datetime, actor: str, action: str, person_id: int | None, detail: dict) -> str:
     body = json.dumps(
         {"at": at.isoformat(), "actor": actor, "action": action, "person": person_id, "detail": detail},
         sort_keys=True,

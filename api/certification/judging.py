@@ -51,7 +51,8 @@ def judge_clip(
             return Judgement(liveness=None, error=exc.reason, score=None, embedding=None)
     t0 = time.perf_counter()
     result = svc.analyzer.analyse(clip, challenge)
-    score, best = None, None
+    score: float | None = None
+    best: dict[str, object] | None = None
     if result.best_embedding is not None and references:
         verdict = compare_references(result.best_embedding, references, svc.matcher.threshold, svc.today())
         score = verdict.best.score

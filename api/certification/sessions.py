@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from api.certification import audit
@@ -144,11 +144,12 @@ def claim_session(
         raise DomainError(Kind.NOT_FOUND, SESSION_UNKNOWN)
     if aware(cs.expires_at) <= utcnow():
         raise DomainError(Kind.GONE, SESSION_EXPIRED)
-    claimed = s.execute(
+    result = s.execute(
         update(ChallengeSession)
         .where(ChallengeSession.id == session_id, ChallengeSession.consumed_at.is_(None))
         .values(consumed_at=utcnow(), attempts=ChallengeSession.attempts + 1)
-    ).rowcount
+    )
+    claimed = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result counts its rows
     if claimed != 1:
         raise DomainError(Kind.CONFLICT, SESSION_USED)
     refs = s.execute(

@@ -42,7 +42,7 @@ def load_matcher(preset: str | None) -> FaceMatcher:
 def tqdm_progress(desc: str, unit: str):
     """A progress bar on stderr for a benchmark's stream of items."""
 
-    def progress(stream, total):  # type: ignore[no-untyped-def]
+    def progress(stream, total):
         return tqdm(stream, total=total, desc=desc, unit=unit, file=sys.stderr)
 
     return progress

@@ -172,7 +172,7 @@ def bench_impostors(
     table = Table(title=f"preset {metrics['preset']} · {metrics['impostor_pairs']:,} impostor pairs")
     for col in ("threshold", "score", "false matches", "FMR", "TAR"):
         table.add_column(col)
-    rows = {**metrics["at_threshold"], **{f"FMR {k}": v for k, v in metrics["at_fmr"].items()}}  # type: ignore[dict-item]
+    rows = {**metrics["at_threshold"], **{f"FMR {k}": v for k, v in metrics["at_fmr"].items()}}
     for name, r in rows.items():
         table.add_row(
             name,

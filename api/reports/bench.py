@@ -79,7 +79,7 @@ def plot_det(result: BenchResult, path: Path) -> None:
 def plot_histogram(result: BenchResult, path: Path) -> None:
     scores, same = _groups(result)["all"]
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    bins = np.linspace(min(-0.2, scores.min()), 1.0, 80)
+    bins = np.linspace(min(-0.2, scores.min()), 1.0, 80).tolist()
     ax.hist(scores[same], bins=bins, alpha=0.6, label=f"genuine ({same.sum()})", color="tab:green")
     ax.hist(scores[~same], bins=bins, alpha=0.6, label=f"impostor ({(~same).sum()})", color="tab:red")
     ax.axvline(result.threshold, color="k", linestyle="--", label=f"threshold {result.threshold:.3f}")
@@ -109,7 +109,7 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
         *_calibration_lines(meta.get("calibration")),
     ]
     if "kfold" in m:
-        k = m["kfold"]  # type: ignore[index]
+        k = m["kfold"]
         c = k["calibration"]
         lines += [
             "## 10-fold accuracy (LFW View-2 protocol)",
@@ -131,7 +131,7 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
         "| FMR @thr | FNMR @thr |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    blocks = {"all": m["overall"], **m["per_set"]}  # type: ignore[dict-item]
+    blocks = {"all": m["overall"], **m["per_set"]}
     for name, b in blocks.items():
         t = b["tar_at_far"]
         op = b["at_operating_threshold"]
@@ -140,13 +140,13 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
             f"| {_pct(b['eer'])} | {_pct(t['1e-02'])} | {_pct(t['1e-03'])} | {_pct(t['1e-04'])} "
             f"| {_pct(op['fmr'])} | {_pct(op['fnmr'])} |"
         )
-    img = m["images"]  # type: ignore[index]
+    img = m["images"]
     lines += [
         "",
         "TAR at a FAR below 1/(impostor pairs) cannot be measured and is shown as —.",
         "",
-        *_group_lines(m.get("groups", {})),  # type: ignore[arg-type]
-        *_scale_lines(m.get("score_scale")),  # type: ignore[arg-type]
+        *_group_lines(m.get("groups", {})),
+        *_scale_lines(m.get("score_scale")),
         "## Images",
         "",
         f"{img['total']} images; embedded in this run: {img['embedded_now']} "
@@ -182,7 +182,7 @@ def _fmt_ratio(x: object) -> str:
     return "∞" if x == float("inf") else f"{float(x):.2f}"  # type: ignore[arg-type]
 
 
-def _group_lines(groups: dict[str, dict]) -> list[str]:  # type: ignore[type-arg]
+def _group_lines(groups: dict[str, dict]) -> list[str]:
     """Per-group FMR/FNMR at the operating threshold and NIST FRTE's max/min FMR ratio."""
     lines: list[str] = []
     for column, g in groups.items():
@@ -210,7 +210,7 @@ def _group_lines(groups: dict[str, dict]) -> list[str]:  # type: ignore[type-arg
     return lines
 
 
-def _scale_lines(scale: dict | None) -> list[str]:  # type: ignore[type-arg]
+def _scale_lines(scale: dict | None) -> list[str]:
     """Score -> FMR table: what a score means on these impostors."""
     if not scale:
         return []
@@ -297,8 +297,8 @@ def plot_fmr_tail(pairs: AllPairs, thresholds: dict[str, float], path: Path) -> 
     plt.close(fig)
 
 
-def identification_markdown(metrics: dict, meta: dict[str, object]) -> str:  # type: ignore[type-arg]
-    def rate_row(name: str, r: dict) -> str:  # type: ignore[type-arg]
+def identification_markdown(metrics: dict, meta: dict[str, object]) -> str:
+    def rate_row(name: str, r: dict) -> str:
         return (
             f"| {name} | {r['threshold']:.4f} | {r['false_matches']:,} | {r['fmr']:.2e} | "
             f"{r['fmr_upper_95']:.2e} | {_pct(r['tar'])} |"
@@ -336,7 +336,7 @@ def identification_markdown(metrics: dict, meta: dict[str, object]) -> str:  # t
 
 
 def write_identification_report(
-    metrics: dict,  # type: ignore[type-arg]
+    metrics: dict,
     pairs: AllPairs,
     thresholds: dict[str, float],
     out_dir: Path,

@@ -52,7 +52,7 @@ class FaceReference(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     preset: Mapped[str] = mapped_column(String(30))
     source: Mapped[str] = mapped_column(String(20))  # id_photo | live_capture
-    quality: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    quality: Mapped[dict] = mapped_column(JSON, default=dict)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     person: Mapped[Person] = relationship(back_populates="references")
@@ -102,7 +102,7 @@ class ChallengeSession(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
     channel: Mapped[str] = mapped_column(String(20))
     mode: Mapped[str] = mapped_column(String(10))  # self | proxy | assisted
-    challenge: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    challenge: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -120,8 +120,8 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # passed | failed | review
     liveness_passed: Mapped[bool] = mapped_column(Boolean)
     match_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reasons: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
-    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -137,8 +137,8 @@ class Certification(Base):
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True, unique=True)
     next_due: Mapped[date] = mapped_column(Date)
     payment_date: Mapped[date] = mapped_column(Date)
-    back_paid_months: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
-    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    back_paid_months: Mapped[list] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     person: Mapped[Person] = relationship(back_populates="certifications")
 
@@ -151,7 +151,7 @@ class PaymentRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
     decided_on: Mapped[date] = mapped_column(Date)  # the statuses are those of this day
-    counts: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -165,7 +165,7 @@ class PaymentEvent(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # suspended | held_for_review | restored | stopped_death
     payment_date: Mapped[date | None] = mapped_column(Date, nullable=True)
-    back_paid_months: Mapped[list] = mapped_column(JSON, default=list)  # type: ignore[type-arg]
+    back_paid_months: Mapped[list] = mapped_column(JSON, default=list)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("payment_runs.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -179,7 +179,7 @@ class Review(Base):
     kind: Mapped[str] = mapped_column(String(30))
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | approved | rejected
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -210,7 +210,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     person_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
