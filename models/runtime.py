@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +73,9 @@ class TfliteRunner:
     def __init__(self, path: Path, threads: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        # An interpreter is not thread-safe (its tensors are shared state) and the service
+        # judges clips, previews and enrolments on several threads: one call at a time each.
+        self._lock = threading.Lock()
         with _native_stderr_silenced():
             self._interp = Interpreter(model_path=str(path), num_threads=threads)
             self._interp.allocate_tensors()
@@ -80,10 +84,11 @@ class TfliteRunner:
         self.input_shapes = [tuple(int(s) for s in d["shape"]) for d in self._in]
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
-        for detail, value in zip(self._in, inputs, strict=True):
-            self._interp.set_tensor(detail["index"], np.ascontiguousarray(value, dtype=np.float32))
-        self._interp.invoke()
-        return [self._interp.get_tensor(d["index"]).copy() for d in self._out]
+        with self._lock:
+            for detail, value in zip(self._in, inputs, strict=True):
+                self._interp.set_tensor(detail["index"], np.ascontiguousarray(value, dtype=np.float32))
+            self._interp.invoke()
+            return [self._interp.get_tensor(d["index"]).copy() for d in self._out]
 
 
 def load_runner(store: ModelStore, key: str, threads: int | None = None) -> ModelRunner:

@@ -74,3 +74,29 @@ def test_live_photo_uses_the_centre_face_of_a_crowded_lfw_image(matcher: FaceMat
     face = matcher.analyse(image, Role.PROBE, embed=False)
     centre = np.array([image.shape[1] / 2, image.shape[0] / 2])
     assert np.linalg.norm(face.detection.centre - centre) < image.shape[0] * 0.15
+
+
+def test_one_matcher_serves_several_threads(matcher: FaceMatcher) -> None:
+    """The service analyses clips, previews and enrolments on several threads with one set of
+    models; a LiteRT interpreter called from two threads at once raised "There is at least 1
+    reference to internal data" (found by benchmarks/faults.py)."""
+    import threading
+
+    image = load("faces/deepface/img1.jpg")
+    expected = matcher.analyse(image, Role.PROBE).embedding
+    errors: list[str] = []
+
+    def work() -> None:
+        for _ in range(15):
+            try:
+                got = matcher.analyse(image, Role.PROBE).embedding
+                assert got is not None and expected is not None and float(got @ expected) > 0.999
+            except Exception as exc:  # collected: an assertion in a thread would be lost
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 
 from api.certification.errors import (
@@ -101,6 +101,12 @@ def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> J
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def storage_unavailable(exc: DBAPIError) -> bool:
+    """A fault of the storage rather than of the request: worth retrying later."""
+    read_only_transaction = getattr(exc.orig, "sqlstate", None) == "25006"  # PostgreSQL
+    return isinstance(exc, OperationalError) or read_only_transaction
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError) -> JSONResponse:
@@ -116,11 +122,14 @@ def install(app: FastAPI) -> None:
         reason = {404: NO_ROUTE, 405: METHOD}.get(exc.status_code, INVALID)
         return problem(exc.status_code, reason)
 
-    @app.exception_handler(OperationalError)
-    async def _storage(req: Request, exc: OperationalError) -> JSONResponse:
-        # Disk full, a read-only file, the database server gone: say so, and when to retry.
-        log.error("storage unavailable on %s %s: %s", req.method, req.url.path, exc.orig.__class__.__name__)
-        return problem(503, STORAGE_UNAVAILABLE, retry_after_s=STORAGE_RETRY_S)
+    @app.exception_handler(DBAPIError)
+    async def _storage(req: Request, exc: DBAPIError) -> JSONResponse:
+        # Disk full, a read-only file or database, the server gone: say so, and when to retry.
+        # (The statement's parameters are hidden: make_engine sets hide_parameters.)
+        log.error("storage error on %s %s: %s", req.method, req.url.path, exc.orig.__class__.__name__)
+        if storage_unavailable(exc):
+            return problem(503, STORAGE_UNAVAILABLE, retry_after_s=STORAGE_RETRY_S)
+        return problem(500, INTERNAL)
 
     @app.exception_handler(Exception)
     async def _internal(req: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from api.certification import audit, judging, people, preview, recording, sessions
@@ -109,5 +109,5 @@ def _release(service: CertificationService, session_id: str) -> None:
     try:
         with service.db.transaction() as s:
             sessions.release_claim(s, session_id)
-    except OperationalError:
+    except DBAPIError:
         log.error("session %s could not be released: the storage is still failing", session_id)
