@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-kiosk clean
+.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-faults bench-kiosk clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -107,5 +107,8 @@ bench-liveness-speed: models
 # Service load on loopback: simulated phones completing certifications, SQLite and PostgreSQL.
 bench-load: models postgres
 	$(PY) benchmarks/load.py $(DATA) --phones 4 --rounds 3
+# Faults and abuse against the real server (issue 11), SQLite and PostgreSQL, loopback only.
+bench-faults: models postgres
+	$(PY) benchmarks/faults.py $(DATA) --rows 100000
 bench-kiosk: models browser
 	$(PY) benchmarks/kiosk_timing.py --runs 3
