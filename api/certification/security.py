@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from cryptography.fernet import Fernet
@@ -85,8 +86,13 @@ class RecordCipher:
         return np.frombuffer(stored, dtype=np.float32)
 
 
-class RateLimiter:
-    """Token bucket per client: ``per_minute`` requests, refilled continuously."""
+class RateLimiter(Protocol):
+    def allow(self, client: str) -> bool: ...
+
+
+class MemoryRateLimiter:
+    """Token bucket per client: ``per_minute`` requests, refilled continuously, in this
+    process. Right for one API process; with several, use ``DatabaseRateLimiter``."""
 
     def __init__(self, per_minute: int) -> None:
         self.capacity = float(per_minute)

@@ -38,6 +38,9 @@ class Settings:
     analysis_queue: int = 4  # uploads waiting for an analysis slot before new ones get 503
     session_ttl_s: int = 120
     register_match_threshold: float = REGISTER_MATCH_THRESHOLD
+    # "memory": one process; "database": counted in the database, shared by every worker
+    # and host (`lifecert serve --workers N` sets it).
+    rate_limit_store: str = "memory"
     # Certification dates, the 28th cut-off and due dates are local calendar dates.
     timezone: str = "Asia/Shanghai"
     demo: bool = False
@@ -71,6 +74,7 @@ def load_settings(**overrides: object) -> Settings:
         "policy": os.environ.get("LIFECERT_POLICY", "national-default"),
         "preset": os.environ.get("LIFECERT_PRESET") or None,
         "timezone": os.environ.get("LIFECERT_TIMEZONE", "Asia/Shanghai"),
+        "rate_limit_store": os.environ.get("LIFECERT_RATE_LIMIT_STORE", "memory"),
     }
     threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
     if threshold:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -49,14 +50,23 @@ def serve(
         bool, typer.Option(help="Seed demo persons (ID photos from --data) and demo keys.")
     ] = False,
     data: Annotated[Path, typer.Option(help="Shared test data, for --demo only.")] = Path("../shared/data"),
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes; above 1, rate limits are counted in the database.")
+    ] = 1,
 ) -> None:
-    """Run the certification service (SQLite under $LIFECERT_HOME unless LIFECERT_DATABASE_URL is set)."""
+    """Run the certification service (SQLite under $LIFECERT_HOME unless LIFECERT_DATABASE_URL is set).
+
+    Several workers share nothing but the database (nonces, lockouts, the audit chain head and,
+    then, the rate limits live there), so hosts can be added behind a reverse proxy the same way
+    (docs/DEPLOY.md)."""
     import uvicorn
 
     from api.certification.settings import load_settings
     from api.demo import seed_demo
     from api.http.app import create_app
 
+    if workers > 1:
+        os.environ.setdefault("LIFECERT_RATE_LIMIT_STORE", "database")
     try:
         settings = load_settings(demo=demo)
         application = create_app(settings)
@@ -82,7 +92,19 @@ def serve(
     if not read_index(audio_dir(settings.home)):
         err.print("no spoken prompts: run `lifecert kiosk-audio` (needs espeak-ng); the page shows text only")
     err.print(f"kiosk page: http://{host}:{port}/kiosk/   API docs: http://{host}:{port}/docs")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level="info")
+        return
+    application.state.db.engine.dispose()  # each worker opens its own connections
+    err.print(f"{workers} worker processes, rate limits shared through the database")
+    uvicorn.run(
+        "api.http.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+    )
 
 
 @app.command("payment-run")

@@ -17,10 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api.certification.preview import PREVIEW_MAX_BYTES
+from api.certification.rate_limits import DatabaseRateLimiter
 from api.certification.rules import load_policies
-from api.certification.security import RateLimiter
+from api.certification.security import MemoryRateLimiter, RateLimiter
 from api.certification.service import CertificationService
-from api.certification.settings import Settings
+from api.certification.settings import Settings, load_settings
 from api.certification.storage.db import Database, migrate
 from api.http import problems
 from api.http.deps import authenticate
@@ -48,6 +49,27 @@ def body_limit(settings: Settings, path: str) -> int:
     return JSON_MAX_BYTES
 
 
+def limiters(settings: Settings, db: Database) -> dict[str, RateLimiter]:
+    budgets = {
+        "default": settings.rate_per_minute,
+        "preview": max(settings.rate_per_minute, PREVIEW_RATE_PER_MINUTE),
+        "unauthenticated": settings.rate_per_minute,
+    }
+    if settings.rate_limit_store == "database":
+        return {name: DatabaseRateLimiter(db, n, name) for name, n in budgets.items()}
+    if settings.rate_limit_store != "memory":
+        raise ValueError(
+            f"LIFECERT_RATE_LIMIT_STORE must be memory or database, not {settings.rate_limit_store!r}"
+        )
+    return {name: MemoryRateLimiter(n) for name, n in budgets.items()}
+
+
+def app_from_environment() -> FastAPI:
+    """The app as each worker process builds it (`lifecert serve --workers N`): settings from
+    the environment, models loaded in the worker."""
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAPI:
     db = Database(settings.database_url)
     migrate(db.engine)
@@ -65,11 +87,7 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
     )
     app.state.service = service
     app.state.db = db
-    app.state.limiters = {
-        "default": RateLimiter(settings.rate_per_minute),
-        "preview": RateLimiter(max(settings.rate_per_minute, PREVIEW_RATE_PER_MINUTE)),
-        "unauthenticated": RateLimiter(settings.rate_per_minute),
-    }
+    app.state.limiters = limiters(settings, db)
     problems.install(app)
     app.add_middleware(
         EdgeGuard,

@@ -224,3 +224,13 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     entries: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RateWindow(Base):
+    """Requests counted per key and minute, shared by every API process (``serve --workers``):
+    an in-process counter would let each worker grant the whole budget again."""
+
+    __tablename__ = "rate_windows"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since the epoch
+    count: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,116 @@
+"""Several API processes (`lifecert serve --workers 2`) on one database: the budgets and
+single-use guarantees hold across them, because they live in the database, not a process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import DATA, random_id_number
+
+pytestmark = pytest.mark.needs_data
+LIFECERT = str(Path(sys.executable).with_name("lifecert"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    home = tmp_path_factory.mktemp("workers")
+    env = {**os.environ, "LIFECERT_HOME": str(home)}
+    models = Path(os.environ.get("LIFECERT_HOME") or Path.home() / ".cache/lifecert") / "models"
+    (home / "models").symlink_to(models)  # the installed weights, not a second copy
+    keys = {}
+    for role in ("kiosk", "staff"):
+        out = subprocess.run(
+            [LIFECERT, "clients", "add", f"w-{role}", "--role", role],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        keys[role] = out.stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen(
+        [LIFECERT, "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base, keys
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_rate_limit_holds_across_two_workers(two_workers: tuple[str, dict[str, str]]) -> None:
+    """150 requests against a budget of 60 a minute: 60 are let through, whichever worker
+    answers (two in-process buckets let 141 of 150 through)."""
+    base, keys = two_workers
+    body = {"id_number": random_id_number(), "name": "无此人"}
+
+    def one(_: int) -> int:
+        return httpx.post(
+            base + "/v1/lookup", json=body, headers={"X-API-Key": keys["kiosk"]}, timeout=30
+        ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(one, range(150)))
+    assert codes.count(404) == 60 and codes.count(429) == 90
+
+
+def test_a_session_is_used_once_across_two_workers(two_workers: tuple[str, dict[str, str]]) -> None:
+    base, keys = two_workers
+    staff = {"X-API-Key": keys["staff"]}
+    idn = random_id_number()
+    with httpx.Client(base_url=base, timeout=60) as http:
+        text = f"id_number,name,category,benefit_start\n{idn},并发,retiree,2025-01-01\n"
+        assert (
+            http.post("/v1/persons/import", headers=staff, files={"file": ("p.csv", text)}).json()["imported"]
+            == 1
+        )
+        pid = http.post("/v1/persons/search", headers=staff, json={"q": idn}).json()[0]["person_id"]
+        photo = (DATA / "faces/deepface/img1.jpg").read_bytes()
+        assert (
+            http.post(
+                f"/v1/persons/{pid}/id-photo", headers=staff, files={"photo": ("p.jpg", photo)}
+            ).status_code
+            == 200
+        )
+        session = http.post(
+            "/v1/sessions",
+            headers=staff,
+            json={"id_number": idn, "name": "并发", "channel": "counter", "consent": True},
+        ).json()["session_id"]
+    unreadable = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000
+
+    def upload(_: int) -> int:
+        files = {"video": ("c.mp4", unreadable, "video/mp4")}
+        return httpx.post(
+            f"{base}/v1/sessions/{session}/response", headers=staff, files=files, timeout=60
+        ).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = sorted(pool.map(upload, range(6)))
+    assert codes == [200, 409, 409, 409, 409, 409]
