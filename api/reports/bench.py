@@ -7,7 +7,6 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-import markdown as markdown_lib
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import norm
 
+from api.reports.html import write_html_report
 from matcher.bench import BenchResult
 from matcher.evaluation import roc_summary
 from matcher.identification import AllPairs
@@ -254,19 +254,12 @@ def write_report(result: BenchResult, out_dir: Path, meta: dict[str, object]) ->
             fh.write(f"{p.file_a},{p.file_b},{int(p.same)},{p.set},{p.fold or ''},{s:.6f}\n")
     md = markdown(result, meta)
     (out_dir / "report.md").write_text(md, encoding="utf-8")
-    body = markdown_lib.markdown(
-        md.replace("![ROC](roc.png) ![DET](det.png) ![scores](scores.png)", ""), extensions=["tables"]
+    return write_html_report(
+        out_dir,
+        "lifecert benchmark",
+        md.replace("![ROC](roc.png) ![DET](det.png) ![scores](scores.png)", ""),
+        {"roc.png": "ROC", "det.png": "DET", "scores.png": "score histogram"},
     )
-    page = (
-        "<!doctype html><html lang='en'><meta charset='utf-8'><title>lifecert benchmark</title>"
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25em .6em}"
-        "img{max-width:32%}</style>"
-        f"{body}<p><img src='roc.png' alt='ROC'><img src='det.png' alt='DET'>"
-        "<img src='scores.png' alt='score histogram'></p></html>"
-    )
-    (out_dir / "report.html").write_text(page, encoding="utf-8")
-    return out_dir / "report.html"
 
 
 def plot_fmr_tail(pairs: AllPairs, thresholds: dict[str, float], path: Path) -> None:
@@ -355,12 +348,4 @@ def write_identification_report(
     )
     md = identification_markdown(metrics, meta)
     (out_dir / "report.md").write_text(md, encoding="utf-8")
-    body = markdown_lib.markdown(md, extensions=["tables"])
-    page = (
-        "<!doctype html><html lang='en'><meta charset='utf-8'><title>lifecert low-FMR benchmark</title>"
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25em .6em}</style>"
-        f"{body}</html>"
-    )
-    (out_dir / "report.html").write_text(page, encoding="utf-8")
-    return out_dir / "report.html"
+    return write_html_report(out_dir, "lifecert low-FMR benchmark", md)
