@@ -47,6 +47,7 @@ from api.http.app import create_app  # noqa: E402
 from liveness.challenge import FixedWindowChallenges  # noqa: E402
 from liveness.video import AUDIO_RATE, read_video, write_mp4  # noqa: E402
 from matcher import FaceMatcher  # noqa: E402
+from models import default_home  # noqa: E402
 from tests import postgres  # noqa: E402
 
 DEADLINE_S = 60.0
@@ -74,9 +75,11 @@ class Run:
     def __init__(self, name: str, url: str | None, data: Path, matcher: FaceMatcher, rows: int) -> None:
         self.name, self.data, self.rows = name, data, rows
         self.home = Path(tempfile.mkdtemp(prefix=f"lifecert-faults-{name}-"))
+        (self.home / "models").symlink_to(default_home() / "models")  # the worker processes load them
         os.environ["LIFECERT_HOME"] = str(self.home)
         settings = load_settings(database_url=url or f"sqlite:///{self.home / 'faults.db'}")
-        self.app = create_app(replace(settings, rate_per_minute=100_000), matcher)
+        # As `lifecert serve` runs: clips and imports in worker processes.
+        self.app = create_app(replace(settings, rate_per_minute=100_000, worker_processes=True), matcher)
         self.service = self.app.state.service
         self.service.challenges = FixedWindowChallenges(window_s=3.0)
         self.keys = {

@@ -9,6 +9,7 @@ import asyncio
 import os
 import stat
 import threading
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -270,3 +271,30 @@ def test_sessions_expire_cleanly_after_the_lockout_window() -> None:
     assert locked_until(burst, 5, now + LOCKOUT + timedelta(seconds=1)) is None
     spread = [now - timedelta(minutes=2 * i) for i in range(5)]  # 5 failures over 8 minutes
     assert locked_until(spread, 5, now) is None
+
+
+def test_worker_processes_judge_clips_and_run_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lifecert serve`'s mode: the same judgement and import, done in spawned worker processes."""
+    from api.certification.settings import load_settings
+    from api.demo import ensure_client
+    from api.http.app import create_app
+    from liveness.challenge import FixedWindowChallenges
+    from models import default_home
+
+    (tmp_path / "models").symlink_to(default_home() / "models")  # the installed weights
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'w.db'}", worker_processes=True)
+    app = create_app(replace(settings, max_parallel_analyses=1))
+    app.state.service.challenges = FixedWindowChallenges(window_s=CLIPS["d0"])
+    keys = {r: ensure_client(app.state.service, f"w-{r}", r) for r in ("kiosk", "staff")}
+    with TestClient(app) as tc:
+        tc.keys = keys  # type: ignore[attr-defined]
+        idn, pid = enrol(tc, "进程", frame_of("d0"))  # the import ran in the worker
+        body = submit(tc, start(tc, idn, "进程").json()["session_id"], clip("d0")).json()
+        assert body["outcome"] == "passed", body
+        history = tc.get(f"/v1/persons/{pid}", headers=h(tc, "staff")).json()
+        assert len(history["certifications"]) == 1
+    assert "analyzer" not in app.state.service.__dict__  # the liveness models never loaded here
+    app.state.db.engine.dispose()

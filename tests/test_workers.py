@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from models import default_home
 from tests.conftest import DATA, random_id_number
 
 pytestmark = pytest.mark.needs_data
@@ -31,8 +32,7 @@ def _free_port() -> int:
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     home = tmp_path_factory.mktemp("workers")
     env = {**os.environ, "LIFECERT_HOME": str(home)}
-    models = Path(os.environ.get("LIFECERT_HOME") or Path.home() / ".cache/lifecert") / "models"
-    (home / "models").symlink_to(models)  # the installed weights, not a second copy
+    (home / "models").symlink_to(default_home() / "models")  # the installed weights, not a copy
     keys = {}
     for role in ("kiosk", "staff"):
         out = subprocess.run(

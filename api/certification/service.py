@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
 
-from api.certification import judging
+from api.certification import judging, workers
 from api.certification.clock import local_today
+from api.certification.enrolment import ImportReport
 from api.certification.errors import BUSY, DomainError, Kind
 from api.certification.judging import Judgement
 from api.certification.rules import PersonRecord, Policy
@@ -50,6 +51,7 @@ class CertificationService:
         # Each judgement holds a clip's frames (up to a few hundred MB) and keeps a core busy
         # for about a second; more at once than there are cores only adds memory and waiting.
         self.analysis_slots = threading.BoundedSemaphore(settings.max_parallel_analyses)
+        self.workers: workers.WorkerPool | None = None  # set by the HTTP app when configured
         # Uploads admitted at once: those being judged plus a short queue. Past that a new
         # upload is refused at once (503, retry shortly) before its session is consumed,
         # rather than waiting in an unbounded queue holding its clip in memory.
@@ -101,4 +103,13 @@ class CertificationService:
             return self._judge(challenge, clip_bytes, references)
 
     def _judge(self, challenge: Challenge, clip_bytes: bytes, references: list[Reference]) -> Judgement:
+        if self.workers is not None:
+            return self.workers.judge(challenge, clip_bytes, references)
         return judging.judge_clip(self, challenge, clip_bytes, references)
+
+    def run_import(self, kind: str, text: str, client_id: int) -> ImportReport:
+        """A CSV import (persons, deaths, alive_records) in one transaction, in a worker
+        process when there are workers."""
+        if self.workers is not None:
+            return self.workers.run_import(kind, text, client_id)
+        return workers.run_import(self, kind, text, client_id)

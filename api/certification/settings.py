@@ -41,6 +41,8 @@ class Settings:
     # "memory": one process; "database": counted in the database, shared by every worker
     # and host (`lifecert serve --workers N` sets it).
     rate_limit_store: str = "memory"
+    # Judge clips and run imports in worker processes (api/certification/workers.py).
+    worker_processes: bool = False
     # Certification dates, the 28th cut-off and due dates are local calendar dates.
     timezone: str = "Asia/Shanghai"
     demo: bool = False
@@ -75,6 +77,7 @@ def load_settings(**overrides: object) -> Settings:
         "preset": os.environ.get("LIFECERT_PRESET") or None,
         "timezone": os.environ.get("LIFECERT_TIMEZONE", "Asia/Shanghai"),
         "rate_limit_store": os.environ.get("LIFECERT_RATE_LIMIT_STORE", "memory"),
+        "worker_processes": os.environ.get("LIFECERT_WORKER_PROCESSES", "0") == "1",
     }
     threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
     if threshold:

@@ -65,6 +65,8 @@ def serve(
     from api.demo import seed_demo
     from api.http.app import create_app
 
+    # Clips and imports are judged in worker processes, so the event loop stays free.
+    os.environ.setdefault("LIFECERT_WORKER_PROCESSES", "1")
     if workers > 1:
         os.environ.setdefault("LIFECERT_RATE_LIMIT_STORE", "database")
     try:

@@ -10,6 +10,8 @@ This module only wires: settings, the service, problem handlers, routers, the /k
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from api.certification.security import MemoryRateLimiter, RateLimiter
 from api.certification.service import CertificationService
 from api.certification.settings import Settings, load_settings
 from api.certification.storage.db import Database, migrate
+from api.certification.workers import WorkerPool
 from api.http import problems
 from api.http.deps import authenticate
 from api.http.edge import EdgeGuard, SecurityHeaders
@@ -80,10 +83,20 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
         settings, db, policies, matcher or FaceMatcher(ModelStore(), settings.preset)
     )
     # The API docs' scripts are served from here too: the kiosk's origin loads nothing from a CDN.
+    if settings.worker_processes:
+        service.workers = WorkerPool(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if service.workers is not None:
+            service.workers.close()
+
     app = FastAPIOffline(
         title="lifecert",
         version="0.1.0",
         description="Proof-of-life certification: face match + liveness, certification records and rules.",
+        lifespan=lifespan,
     )
     app.state.service = service
     app.state.db = db
