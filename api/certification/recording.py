@@ -61,10 +61,7 @@ def record(
     assert person is not None  # sessions reference persons by foreign key
     today = today or svc.today()
     before = assess(svc.policy_for(person), svc.record_of(person), today)
-    look_alike = None
-    if judged.live and judged.score is not None and judged.score >= svc.matcher.threshold:
-        assert judged.embedding is not None  # a live result always carries its best frame
-        look_alike = other_person_match(svc, s, person, judged.embedding, judged.score, cs.proxy_id)
+    look_alike = _screen(svc, s, person, judged, cs.proxy_id)
     decision = decide_outcome(
         live=judged.live,
         score=judged.score,
@@ -109,6 +106,16 @@ def record(
         result.back_paid_months = cert.back_paid_months
         result.certification_id = cert.id
     return result
+
+
+def _screen(
+    svc: CertificationService, s: Session, person: Person, judged: Judgement, proxy_id: int | None
+) -> dict[str, object] | None:
+    """Only a live face that matched its own references is screened against everyone else."""
+    if not judged.live or judged.score is None or judged.score < svc.matcher.threshold:
+        return None
+    assert judged.embedding is not None  # a live result always carries its best frame
+    return other_person_match(svc, s, person, judged.embedding, judged.score, proxy_id)
 
 
 def _attempt(

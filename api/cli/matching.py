@@ -14,6 +14,7 @@ from rich.table import Table
 
 from api.cli.common import PresetOpt, app, fail, load_matcher, tqdm_progress
 from matcher import MatcherError, read_image
+from matcher.evaluation import Metrics
 
 
 @app.command()
@@ -97,8 +98,16 @@ def bench(
         raise fail(str(exc)) from exc
     meta = {"pairs_file": str(pairs), "root": str(root), "workers": n_workers}
     page = write_report(result, out, {**meta, "calibration": matcher.calibration.as_dict()})
-    m = result.metrics
-    table = Table(title=f"preset {result.preset} · threshold {result.threshold:.4f}")
+    _print_summary(result.metrics, f"preset {result.preset} · threshold {result.threshold:.4f}")
+    print(f"calibration in force: {matcher.calibration.describe()}")
+    img = result.metrics["images"]
+    found = f"no face found in {img['no_face_count']} images; unreadable {img['unreadable_count']}"
+    print(f"{found}; report: {page}")
+
+
+def _print_summary(m: Metrics, title: str) -> None:
+    """The bench's headline numbers on the terminal: per set, 10-fold, per group."""
+    table = Table(title=title)
     for col in ("set", "pairs", "EER", "TAR@1e-3", "FMR@thr", "FNMR@thr"):
         table.add_column(col)
     for name, b in {"all": m["overall"], **m["per_set"]}.items():
@@ -124,10 +133,6 @@ def bench(
     for column, g in m.get("groups", {}).items():
         rates = ", ".join(f"{name} FMR {_pct_or_dash(r['fmr'])}" for name, r in g["groups"].items())
         print(f"by {column}: {rates}; FMR max/min {g['differential']['fmr_max_min']}")
-    print(f"calibration in force: {matcher.calibration.describe()}")
-    img = m["images"]
-    found = f"no face found in {img['no_face_count']} images; unreadable {img['unreadable_count']}"
-    print(f"{found}; report: {page}")
 
 
 def _pct_or_dash(x: float | None) -> str:

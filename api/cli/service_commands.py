@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli.common import app, err, fail
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from api.certification.settings import Settings
 from models import ModelError
 
 clients_app = typer.Typer(help="API clients: kiosks, the app backend, staff, admins.", no_args_is_help=True)
@@ -78,22 +83,7 @@ def serve(
         keys = seed_demo(application.state.service, data)
         # Keys are never printed: logs are kept and read by more people than the key file.
         err.print(f"demo API keys ({', '.join(keys)}): in {settings.home / 'demo-keys.json'} (owner-only)")
-    err.print(f"database: {settings.database_url.split('@')[-1]}")
-    if not demo:
-        from sqlalchemy import func, select
-
-        from api.certification.storage.schema import Client
-
-        with application.state.db.transaction() as s:
-            if not s.execute(select(func.count(Client.id))).scalar_one():
-                err.print(
-                    "no API clients yet: add one with `lifecert clients add NAME --role kiosk|app|staff`"
-                )
-    from api.kiosk_audio import audio_dir, read_index
-
-    if not read_index(audio_dir(settings.home)):
-        err.print("no spoken prompts: run `lifecert kiosk-audio` (needs espeak-ng); the page shows text only")
-    err.print(f"kiosk page: http://{host}:{port}/kiosk/   API docs: http://{host}:{port}/docs")
+    _startup_notes(application, settings, demo, f"http://{host}:{port}")
     if workers == 1:
         uvicorn.run(application, host=host, port=port, log_level="info")
         return
@@ -107,6 +97,25 @@ def serve(
         port=port,
         log_level="info",
     )
+
+
+def _startup_notes(application: FastAPI, settings: Settings, demo: bool, url: str) -> None:
+    """Where things are, and what is missing, for whoever starts the service."""
+    from sqlalchemy import func, select
+
+    from api.certification.storage.schema import Client
+    from api.kiosk_audio import audio_dir, read_index
+
+    err.print(f"database: {settings.database_url.split('@')[-1]}")
+    if not demo:
+        with application.state.db.transaction() as s:
+            if not s.execute(select(func.count(Client.id))).scalar_one():
+                err.print(
+                    "no API clients yet: add one with `lifecert clients add NAME --role kiosk|app|staff`"
+                )
+    if not read_index(audio_dir(settings.home)):
+        err.print("no spoken prompts: run `lifecert kiosk-audio` (needs espeak-ng); the page shows text only")
+    err.print(f"kiosk page: {url}/kiosk/   API docs: {url}/docs")
 
 
 @app.command("payment-run")

@@ -16,7 +16,7 @@ from scipy.stats import norm
 
 from api.reports.html import write_html_report
 from matcher.bench import BenchResult
-from matcher.evaluation import roc_summary
+from matcher.evaluation import Metrics, roc_summary
 from matcher.identification import AllPairs
 
 
@@ -97,6 +97,25 @@ def _pct(x: object) -> str:
     return "—" if x is None else f"{100 * float(x):.2f} %"  # type: ignore[arg-type]
 
 
+def _kfold_lines(k: Metrics | None) -> list[str]:
+    if not k:
+        return []
+    c = k["calibration"]
+    return [
+        "## 10-fold accuracy (LFW View-2 protocol)",
+        "",
+        f"**{100 * k['accuracy_mean']:.2f} % ± {100 * k['accuracy_std']:.2f}** over {k['folds']} folds, "
+        f"{k['pairs']} pairs (threshold chosen on 9 folds, tested on the 10th; mean fold threshold "
+        f"{k['threshold_mean']:.4f}).",
+        "",
+        f"Cross-validated operating point for FMR ≤ {c['target_fmr']:g}: threshold "
+        f"**{c['threshold_mean']:.4f}** ± {c['threshold_std']:.4f} (chosen on 9 folds); on the held-out "
+        f"folds FMR {_pct(c['heldout_fmr'])}, FNMR {_pct(c['heldout_fnmr'])}. This is how the presets' "
+        "LFW thresholds in models/manifest.toml are calibrated.",
+        "",
+    ]
+
+
 def markdown(result: BenchResult, meta: dict[str, object]) -> str:
     m = result.metrics
     lines = [
@@ -108,22 +127,7 @@ def markdown(result: BenchResult, meta: dict[str, object]) -> str:
         "",
         *_calibration_lines(meta.get("calibration")),
     ]
-    if "kfold" in m:
-        k = m["kfold"]
-        c = k["calibration"]
-        lines += [
-            "## 10-fold accuracy (LFW View-2 protocol)",
-            "",
-            f"**{100 * k['accuracy_mean']:.2f} % ± {100 * k['accuracy_std']:.2f}** over {k['folds']} folds, "
-            f"{k['pairs']} pairs (threshold chosen on 9 folds, tested on the 10th; mean fold threshold "
-            f"{k['threshold_mean']:.4f}).",
-            "",
-            f"Cross-validated operating point for FMR ≤ {c['target_fmr']:g}: threshold "
-            f"**{c['threshold_mean']:.4f}** ± {c['threshold_std']:.4f} (chosen on 9 folds); on the held-out "
-            f"folds FMR {_pct(c['heldout_fmr'])}, FNMR {_pct(c['heldout_fnmr'])}. This is how the shipped "
-            "thresholds in models/manifest.toml are calibrated.",
-            "",
-        ]
+    lines += _kfold_lines(m.get("kfold"))
     lines += [
         "## Error rates",
         "",
