@@ -298,3 +298,51 @@ def test_worker_processes_judge_clips_and_run_imports(
         assert len(history["certifications"]) == 1
     assert "analyzer" not in app.state.service.__dict__  # the liveness models never loaded here
     app.state.db.engine.dispose()
+
+
+def test_a_domain_error_crosses_a_process_boundary_whole() -> None:
+    """Raised in a worker process (an import refused for a broken CSV), it must arrive as
+    itself: pickling replayed only its message and the worker pool broke for good."""
+    import pickle
+
+    from api.certification.errors import INVALID, DomainError, Kind
+
+    original = DomainError(Kind.INVALID, INVALID, "line 3: not valid CSV", keep_work=True, retry_after_s=5)
+    copy = pickle.loads(pickle.dumps(original))
+    assert (copy.kind, copy.reason, copy.detail, copy.keep_work, copy.extra) == (
+        Kind.INVALID,
+        INVALID,
+        "line 3: not valid CSV",
+        True,
+        {"retry_after_s": 5},
+    )
+
+
+def test_a_killed_worker_process_costs_one_503_not_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from api.certification.errors import DomainError
+    from api.certification.settings import load_settings
+    from api.certification.storage.db import Database, migrate
+    from api.certification.workers import WorkerPool
+    from models import default_home
+
+    (tmp_path / "models").symlink_to(default_home() / "models")
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    settings = replace(load_settings(database_url=f"sqlite:///{tmp_path / 'k.db'}"), max_parallel_analyses=1)
+    migrate(Database(settings.database_url).engine)
+    pool = WorkerPool(settings)
+    try:
+        with pytest.raises(ValueError):  # a call that reaches the worker and comes back
+            pool.run_import("nothing", "", 1)
+        for process in list(pool._pool._processes.values()):  # type: ignore[union-attr]
+            os.kill(process.pid, signal.SIGKILL)
+        with pytest.raises(DomainError) as refused:
+            pool.run_import("nothing", "", 1)
+        assert refused.value.reason.code == "service_busy"
+        with pytest.raises(ValueError):  # a fresh pool answers again
+            pool.run_import("nothing", "", 1)
+    finally:
+        pool.close()

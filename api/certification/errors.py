@@ -44,6 +44,17 @@ class DomainError(Exception):
         self.extra = extra
         super().__init__(f"{reason.code}: {detail or reason.en}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Raised in a worker process, it must cross back whole (the default pickling of an
+        # exception replays only its message).
+        return (_rebuild, (self.kind, self.reason, self.detail, self.keep_work, self.extra))
+
+
+def _rebuild(
+    kind: Kind, reason: Reason, detail: str, keep_work: bool, extra: dict[str, object]
+) -> DomainError:
+    return DomainError(kind, reason, detail, keep_work=keep_work, **extra)
+
 
 UNAUTHENTICATED = Reason("unauthenticated", "A valid API key is required.", "需要有效的接入密钥。")
 FORBIDDEN = Reason("forbidden", "This client may not do that.", "该终端无权执行此操作。")

@@ -14,11 +14,16 @@ hand ``create_app`` a loaded matcher run the same functions in-process.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import multiprocessing
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, TypeVar
 
 from api.certification.enrolment import ImportReport
+from api.certification.errors import BUSY, DomainError, Kind
 from liveness.challenge import Challenge
 from matcher.templates import Reference
 
@@ -27,6 +32,8 @@ if TYPE_CHECKING:
     from api.certification.service import CertificationService
     from api.certification.settings import Settings
 
+T = TypeVar("T")
+log = logging.getLogger("lifecert.workers")
 _service: CertificationService | None = None  # this worker process's own
 
 
@@ -40,6 +47,10 @@ def _start(settings: Settings) -> None:
         settings, Database(settings.database_url), load_policies(settings.home / "policies")
     )
     _ = _service.analyzer  # load the models now, not on the first clip
+
+
+def _ready() -> bool:
+    return _service is not None
 
 
 def _judge(challenge: dict[str, object], clip: bytes, references: list[Reference]) -> Judgement:
@@ -62,6 +73,8 @@ def run_import(svc: CertificationService, kind: str, text: str, client_id: int) 
     from api.certification import enrolment, registry
     from api.certification.storage.schema import Client
 
+    if kind not in ("persons", "deaths", "alive_records"):
+        raise ValueError(f"unknown import {kind!r}")
     with svc.db.transaction() as s:
         client = s.get(Client, client_id)
         assert client is not None, "the caller was authenticated"
@@ -69,25 +82,47 @@ def run_import(svc: CertificationService, kind: str, text: str, client_id: int) 
             return enrolment.import_persons(svc, s, text, client.name)
         if kind == "deaths":
             return registry.import_deaths(svc, s, text, client.name)
-        if kind == "alive_records":
-            return registry.import_alive_records(svc, s, text, client)
-    raise ValueError(f"unknown import {kind!r}")
+        return registry.import_alive_records(svc, s, text, client)
 
 
 class WorkerPool:
+    """The processes, replaced when one dies (killed for memory, say): that call answers 503
+    and the next one gets a fresh pool, instead of every later call failing."""
+
     def __init__(self, settings: Settings) -> None:
-        self._pool = ProcessPoolExecutor(
-            max_workers=settings.max_parallel_analyses,
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._pool = self._start_pool()
+        try:  # fail at start, with the reason (models missing, say), not on the first clip
+            self._pool.submit(_ready).result()
+        except BrokenProcessPool as exc:
+            self._pool.shutdown(cancel_futures=True)
+            raise RuntimeError("the worker processes could not start: see the error above") from exc
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._settings.max_parallel_analyses,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start,
-            initargs=(settings,),
+            initargs=(self._settings,),
         )
 
+    def _call(self, fn: Callable[..., T], *args: object) -> T:
+        pool = self._pool
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool as exc:
+            log.error("a worker process died; starting new ones")
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = self._start_pool()
+            raise DomainError(Kind.UNAVAILABLE, BUSY, retry_after_s=5) from exc
+
     def judge(self, challenge: Challenge, clip: bytes, references: list[Reference]) -> Judgement:
-        return self._pool.submit(_judge, challenge.to_dict(), clip, references).result()
+        return self._call(_judge, challenge.to_dict(), clip, references)
 
     def run_import(self, kind: str, text: str, client_id: int) -> ImportReport:
-        return self._pool.submit(_import, kind, text, client_id).result()
+        return self._call(_import, kind, text, client_id)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
