@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-faults bench-kiosk clean
+.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -110,5 +110,11 @@ bench-load: models postgres
 # Faults and abuse against the real server (issue 11), SQLite and PostgreSQL, loopback only.
 bench-faults: models postgres
 	$(PY) benchmarks/faults.py $(DATA) --rows 100000
+# Province layout on loopback (issue 13): 2 hosts of workers behind nginx on one PostgreSQL,
+# 200 simulated phones, one worker killed mid-run. nginx comes from Debian.
+bench-load-cluster: models postgres
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
+	$(PY) benchmarks/load_cluster.py $(DATA) --phones 200 --hosts 2 --workers 2
 bench-kiosk: models browser
 	$(PY) benchmarks/kiosk_timing.py --runs 3

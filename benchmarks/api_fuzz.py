@@ -52,13 +52,25 @@ def main() -> int:
     for role, key in keys.items():
         run = subprocess.run(
             [
-                schemathesis, "run", f"http://127.0.0.1:{port}/openapi.json",
-                "--checks", "all", "-H", f"X-API-Key: {key}",
-                "--max-examples", str(args.max_examples), "--request-timeout", "60",
-                "--report", "junit", "--report-dir", str(ROOT / "reports" / f"fuzz-{role}"),
+                schemathesis,
+                "run",
+                f"http://127.0.0.1:{port}/openapi.json",
+                "--checks",
+                "all",
+                "-H",
+                f"X-API-Key: {key}",
+                "--max-examples",
+                str(args.max_examples),
+                "--request-timeout",
+                "60",
+                "--report",
+                "junit",
+                "--report-dir",
+                str(ROOT / "reports" / f"fuzz-{role}"),
             ],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+        )
         lines = run.stdout.splitlines()
         summary = [line for line in lines if any(w in line for w in ("passed", "failed", "error"))]
         print(f"{role}: exit {run.returncode}; {summary[-1] if summary else run.stdout[-300:]}")

@@ -5,7 +5,8 @@ Counted from the attempts table, so every API process sees the same counts. Two 
 - one client for one person: ``PERSON_BURST`` failures within ``WINDOW`` lock that client
   out of that person for ``LOCKOUT``. Another device (the person's own phone, the counter)
   still can, so one frontline key submitting junk clips cannot lock a pensioner out.
-- one client for anyone: ``CLIENT_BURST`` failures within ``WINDOW`` lock the client out.
+- one kiosk for anyone: ``CLIENT_BURST`` failures within ``WINDOW`` lock the device out. Not
+  the app backend: its one key serves every phone, and a burst there is many people's.
 Staff clients are exempt: staff-assisted checks at the counter are how a locked-out person
 is served.
 """
@@ -63,7 +64,9 @@ def check_lockout(s: Session, client: Client, person: Person) -> None:
             t
             for t in (
                 locked_until(_failures(s, client, person, since), PERSON_BURST, now),
-                locked_until(_failures(s, client, None, since), CLIENT_BURST, now),
+                locked_until(_failures(s, client, None, since), CLIENT_BURST, now)
+                if client.role == "kiosk"
+                else None,
             )
             if t is not None
         ),
