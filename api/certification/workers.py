@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -37,8 +38,12 @@ log = logging.getLogger("lifecert.workers")
 _service: CertificationService | None = None  # this worker process's own
 
 
+WORKER_NICENESS = 10  # below the API process: a lookup or /healthz never waits behind a clip
+
+
 def _start(settings: Settings) -> None:
     global _service
+    os.nice(WORKER_NICENESS)
     from api.certification.rules import load_policies
     from api.certification.service import CertificationService
     from api.certification.storage.db import Database
