@@ -328,7 +328,9 @@ def test_service_down_during_upload_keeps_nothing_half_done(server: Server, live
 def test_page_is_small_and_self_contained() -> None:
     web = ROOT / "api" / "web"
     total = sum(p.stat().st_size for p in web.iterdir() if p.suffix in {".html", ".js", ".css"})
-    assert total < 60_000, f"kiosk page is {total} bytes"
+    # 26 KB before issue 14; ~60 KB with back/cancel, idle reset, staff sign-in, spoken reasons,
+    # the reader bridge and saved helpers. Still three files, no build step, fetched once.
+    assert total < 72_000, f"kiosk page is {total} bytes"
     for p in web.iterdir():
         text = p.read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text, f"{p.name} references an external URL"
