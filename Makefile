@@ -57,6 +57,10 @@ browser: speech
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } || \
 	  echo "chromium not installed and not root: the browser tests will be skipped"
+	@# axe-core for the kiosk layout test, from npm into git-ignored build/axe (never committed)
+	@[ -f build/axe/package/axe.min.js ] || { command -v npm >/dev/null && mkdir -p build/axe && \
+	  (cd build/axe && npm pack -q axe-core >/dev/null 2>&1 && tar xzf axe-core-*.tgz); } || \
+	  echo "npm not available: the kiosk layout test runs without axe-core"
 
 # pytest exits 5 when it collects nothing (e.g. a filtered run): that is reported, not a failure.
 test: models postgres browser

@@ -26,10 +26,15 @@ import av
 # key -> (Chinese, English). The page shows the same words (tests/test_kiosk_audio.py
 # checks that every Chinese phrase here appears in the page's script or markup).
 PHRASES: dict[str, tuple[str, str]] = {
+    # The plan, said before recording. The service judges the digits in Mandarin, so the
+    # English page says so (it cannot ask for an English challenge).
     "plan_blink": ("请正对屏幕，准备眨眼", "Face the screen, and get ready to blink."),
-    "plan_digits": ("请正对屏幕，准备读数字", "Face the screen, and get ready to read digits aloud."),
-    "plan_blink_digits": ("请先眨眼，再读数字", "First blink, then read the digits aloud."),
-    "plan_digits_blink": ("请先读数字，再眨眼", "First read the digits aloud, then blink."),
+    "plan_digits": (
+        "请正对屏幕，准备读数字",
+        "Face the screen, and get ready to read digits aloud in Chinese.",
+    ),
+    "plan_blink_digits": ("请先眨眼，再读数字", "First blink, then read the digits aloud in Chinese."),
+    "plan_digits_blink": ("请先读数字，再眨眼", "First read the digits aloud in Chinese, then blink."),
     "count_3": ("三", "three"),
     "count_2": ("二", "two"),
     "count_1": ("一", "one"),
@@ -37,8 +42,62 @@ PHRASES: dict[str, tuple[str, str]] = {
     "blink_2": ("请眨眼两次", "Please blink twice."),
     "passed": ("认证成功", "Certification passed."),
     "failed": ("认证未通过，请看屏幕", "Not passed. Please read the screen."),
+    "failed_title": ("认证未通过", "Not certified this time"),
     "review": ("已提交，待工作人员审核", "Submitted for staff review."),
     "notice": ("请看屏幕上的说明", "Please read the screen."),
+    # Live advice while the person lines up (before recording only).
+    "advice_ok": ("位置合适，可以开始", "Good position: you can start"),
+    "advice_no_face": ("未检测到人脸，请正对镜头", "No face seen: look at the camera"),
+    "advice_several_faces": ("画面中只能有一个人", "One face only, please"),
+    "advice_face_too_small": ("请靠近一些", "Move closer"),
+    "advice_too_dark": ("光线太暗，请到明亮处", "Too dark: find more light"),
+    "advice_too_bright": ("光线太强，请避开强光", "Too bright: avoid strong light"),
+    "advice_face_turned": ("请正对镜头", "Face the camera"),
+    "advice_face_blurred": ("请保持不动", "Hold still"),
+    "advice_down": ("暂时连不上服务，请稍候", "The service cannot be reached: please wait"),
+    # Why it did not work and what to do, one at a time (the page's REASONS, same words).
+    "reason_blink_not_seen": (
+        "没看到眨眼，听到提示请慢慢眨眼。",
+        "No blink was seen: blink slowly when asked.",
+    ),
+    "reason_digits_not_read": (
+        "没听清读数，请逐个大声读出数字。",
+        "The digits were not heard: read each one aloud.",
+    ),
+    "reason_voice_not_in_sync": (
+        "声音和口型对不上，请本人读数字。",
+        "The voice did not match the mouth: the person reads.",
+    ),
+    "reason_face_changed": (
+        "中途换了人，请本人一直对着镜头。",
+        "The face changed: the same person stays in view.",
+    ),
+    "reason_no_live_motion": ("没看到真人，不能用照片或屏幕。", "No live person seen: no photos or screens."),
+    "reason_video_discontinuous": ("录像不连续，请再录一次。", "The recording broke off: record again."),
+    "reason_several_faces_in_video": (
+        "画面里有多人，请只留本人。",
+        "Several faces seen: only the person stays in view.",
+    ),
+    "reason_face_not_visible": ("请把脸一直放在圆圈里。", "Keep the face inside the circle until the end."),
+    "reason_face_mismatch": (
+        "和登记照片不像，可再试或去窗口。",
+        "The face does not match the photo: retry, or go to the counter.",
+    ),
+    "reason_challenge_expired": ("时间到了，请重新开始。", "Time ran out. Please start again."),
+    "reason_session_expired": ("认证已超时，请重新开始。", "The session has expired: start again."),
+    "reason_person_not_found": (
+        "没找到此人，请核对证件号和姓名。",
+        "No one found: check the ID number and the name.",
+    ),
+    "reason_too_many_attempts": (
+        "失败次数过多，请30分钟后再试。",
+        "Too many failed tries: try again in 30 minutes.",
+    ),
+    "reason_service_unavailable": (
+        "连不上服务，请稍后再试。",
+        "The service cannot be reached: try again later.",
+    ),
+    "reason_upload_slow": ("网络太慢，视频没传上去。", "The connection was too slow to send the video."),
 }
 VOICES = {"zh": "cmn", "en": "en"}
 # Slower than espeak-ng's 175 words a minute: the listeners are 60 to 100 years old.

@@ -51,6 +51,7 @@ pytestmark = [
     ),
 ]
 SCREENS = ROOT / "reports" / "kiosk-screens"
+PROMPT_CACHE = ROOT / "build" / "kiosk-audio-cache"  # git-ignored
 CLIP = DATA / "videos/talking/liveportrait_driving_d0.mp4"  # 3.1 s, a blink at 2.6 s (hand label)
 
 
@@ -80,11 +81,12 @@ def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
     os.environ["LIFECERT_HOME"] = str(home)
     settings = replace(load_settings(database_url=f"sqlite:///{home / 'k.db'}"), rate_per_minute=10_000)
     app = create_app(settings, matcher)
-    if ESPEAK is not None:  # the spoken prompts, as `make run` builds them
-        build_prompts(audio_dir(home))
+    if ESPEAK is not None:  # the spoken prompts, as `make run` builds them (made once, copied)
+        build_prompts(PROMPT_CACHE)
+        shutil.copytree(PROMPT_CACHE, audio_dir(home), dirs_exist_ok=True)
     # One blink within 4 s: the 3.1 s clip loops in the fake camera, so a blink always falls inside.
     app.state.service.challenges = FixedWindowChallenges(window_s=4.0)
-    keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in ("kiosk", "staff")}
+    keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in ("kiosk", "staff", "app")}
     port = 8600 + secrets.randbelow(300)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -140,8 +142,9 @@ def photo_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return to_y4m(still.frames, tmp_path_factory.mktemp("cam") / "photo.y4m")
 
 
-def browser_page(pw, camera: Path, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
-    browser = pw.chromium.launch(
+def launch(pw, camera: Path):  # type: ignore[no-untyped-def]
+    """Debian's Chromium, the clip as its camera, no network but the loopback."""
+    return pw.chromium.launch(
         executable_path=CHROMIUM,
         args=[
             "--no-sandbox",
@@ -158,45 +161,70 @@ def browser_page(pw, camera: Path, viewport: dict[str, int]):  # type: ignore[no
             "--no-first-run",
         ],
     )
+
+
+def browser_page(pw, camera: Path, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
+    browser = launch(pw, camera)
     context = browser.new_context(viewport=viewport, locale="zh-CN")
     return browser, context.new_page()
 
 
 def run_flow(
-    page, server: Server, idn: str, name: str, shots: str, *, proxy: bool = False, key_role: str = "kiosk"
+    page,
+    server: Server,
+    idn: str,
+    name: str,
+    shots: str,
+    *,
+    proxy: bool = False,
+    key_role: str = "kiosk",
+    tally: dict[str, int] | None = None,
 ) -> str:  # type: ignore[no-untyped-def]
+    """The whole path as a person takes it; ``tally`` counts the taps (a click, or the tap that
+    puts the cursor in a field) and the keystrokes (one per character typed)."""
     SCREENS.mkdir(parents=True, exist_ok=True)
+    tally = {"taps": 0, "keys": 0} if tally is None else tally
+
+    def click(selector: str) -> None:
+        tally["taps"] += 1
+        page.click(selector)
+
+    def fill(selector: str, value: str) -> None:
+        tally["taps"] += 1
+        tally["keys"] += len(value)
+        page.fill(selector, value)
+
     external: list[str] = []
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server.url) else None)
     page.goto(f"{server.url}/kiosk/#key={server.keys[key_role]}")
     page.wait_for_selector("#step-identify:not([hidden])")
     page.screenshot(path=str(SCREENS / f"{shots}-1-identify.png"))
-    page.fill("#id-number", idn)
-    page.fill("#name", name)
-    page.click("#identify-next")
+    fill("#id-number", idn)
+    fill("#name", name)
+    click("#identify-next")
     page.wait_for_selector("#step-consent:not([hidden])")
     page.screenshot(path=str(SCREENS / f"{shots}-2-consent.png"))
-    page.click("#consent-yes")
+    click("#consent-yes")
     page.wait_for_selector("#step-who:not([hidden])")
     if proxy:
-        page.click("#who-proxy")
-        page.fill("#proxy-id", random_id_number("19850101"))
-        page.fill("#proxy-name", "协助人")
-        page.fill("#proxy-phone", "13712345678")
-        page.fill("#proxy-relation", "女儿")
+        click("#who-proxy")
+        fill("#proxy-id", random_id_number("19850101"))
+        fill("#proxy-name", "协助人")
+        fill("#proxy-phone", "13712345678")
+        fill("#proxy-relation", "女儿")
         page.screenshot(path=str(SCREENS / f"{shots}-3-proxy.png"))
-        page.click("#proxy-next")
+        click("#proxy-next")
     else:
         page.screenshot(path=str(SCREENS / f"{shots}-3-who.png"))
-        page.click("#who-self")
+        click("#who-self")
     page.wait_for_selector("#step-capture:not([hidden])")
-    page.wait_for_function("document.querySelector('#feedback').textContent.length > 0", timeout=20_000)
+    page.wait_for_function("() => document.querySelector('#feedback').textContent.length > 0", timeout=20_000)
     page.screenshot(path=str(SCREENS / f"{shots}-4-camera.png"))
-    page.click("#capture-start")
-    page.wait_for_function("document.querySelector('#prompt').textContent.length > 0", timeout=20_000)
+    click("#capture-start")
+    page.wait_for_function("() => document.querySelector('#prompt').textContent.length > 0", timeout=20_000)
     page.screenshot(path=str(SCREENS / f"{shots}-5-plan.png"))
     page.wait_for_function(
-        "document.body.dataset.phase === 'recording' && document.querySelector('#prompt').textContent",
+        "() => document.body.dataset.phase === 'recording' && document.querySelector('#prompt').textContent",
         timeout=30_000,
     )
     page.screenshot(path=str(SCREENS / f"{shots}-6-prompt.png"))
@@ -227,7 +255,8 @@ def test_self_certification_passes_and_shows_the_next_due_date(server: Server, l
     assert "下次认证截止日期" in text and str(date.today().year + 1) in text
     assert "待遇发放日期" in text
     if ESPEAK is not None:  # the install's spoken prompts, played in order; none during the reading
-        assert spoken == [
+        assert any(key.startswith("advice_") for key, _how in spoken), spoken  # the live advice, said
+        assert [s for s in spoken if not s[0].startswith("advice_")] == [
             ["plan_blink", "file"],
             *[[f"count_{n}", "file"] for n in (3, 2, 1)],
             ["blink", "file"],
@@ -245,7 +274,8 @@ def test_still_photo_as_camera_fails_with_a_clear_reason(server: Server, photo_c
         text = run_flow(page, server, idn, "照片", "photo-phone")
         browser.close()
     assert "认证未通过" in text
-    assert "未检测到真人动作" in text or "未检测到眨眼" in text
+    assert "没看到真人" in text or "没看到眨眼" in text  # one reason, the most useful, in plain words
+    assert text.count("请") < 12, text
     assert "不会影响您的待遇发放" in text
     assert counts(server, idn)[0] == before[0]  # no certification written
 
@@ -291,14 +321,16 @@ def test_service_down_during_upload_keeps_nothing_half_done(server: Server, live
         page.route("**/v1/sessions/*/response", lambda route: route.abort("connectionrefused"))
         text = run_flow(page, server, idn, "断网", "down-kiosk")
         browser.close()
-    assert "服务暂时不可用" in text
+    assert "连不上服务" in text and "不是您操作的问题" in text
     assert counts(server, idn) == before  # no attempt, no certification
 
 
 def test_page_is_small_and_self_contained() -> None:
     web = ROOT / "api" / "web"
     total = sum(p.stat().st_size for p in web.iterdir() if p.suffix in {".html", ".js", ".css"})
-    assert total < 60_000, f"kiosk page is {total} bytes"
+    # 26 KB before issue 14; ~60 KB with back/cancel, idle reset, staff sign-in, spoken reasons,
+    # the reader bridge and saved helpers. Still three files, no build step, fetched once.
+    assert total < 72_000, f"kiosk page is {total} bytes"
     for p in web.iterdir():
         text = p.read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text, f"{p.name} references an external URL"
@@ -387,11 +419,11 @@ def test_digit_challenge_shows_the_digits_and_stays_silent_while_they_are_read(
             browser.close()
     finally:
         service.challenges = blink_only
-    assert seen.get("digits") == "digits:4 8 1 6", seen
-    said = [key for key, _how in spoken]
+    assert seen.get("digits") == "digits:4816", seen
+    said = [key for key, _how in spoken if not key.startswith("advice_")]
     if ESPEAK is not None:  # the plan and the countdown are said; nothing while the digits are read
         assert said[:4] == ["plan_digits", "count_3", "count_2", "count_1"], said
-        assert said[4:] in (["passed"], ["failed"], ["review"]), said
+        assert said[4] in ("passed", "failed", "failed_title", "review"), said
     with service.db.transaction() as s:
         attempt = s.execute(select(Attempt).order_by(Attempt.id.desc())).scalars().first()
         judged = {c["name"]: c["passed"] for c in attempt.evidence["checks"]}
