@@ -22,6 +22,7 @@ from api.certification import recording
 from api.certification.clock import utcnow
 from api.certification.storage.schema import ChallengeSession, FaceReference, Person
 from api.http import edge
+from models import ModelStore
 from tests.test_api import CLIPS, client, clip, enrol, frame_of, h, new_id, photo, recent_start, start, submit
 
 __all__ = ["client"]  # the fixture, shared with tests/test_api.py
@@ -237,9 +238,11 @@ def test_proxies_belong_to_the_client_that_registered_them(client: TestClient) -
 
 def test_frontline_keys_open_only_their_own_channels(client: TestClient) -> None:
     idn, _ = enrol(client, "渠道", photo("img22.jpg"))
-    for role, channel in (("kiosk", "data"), ("kiosk", "remote"), ("kiosk", "phone"), ("app", "kiosk")):
+    for role, channel in (("kiosk", "phone"), ("app", "kiosk"), ("kiosk", "counter")):
         r = start(client, idn, "渠道", role=role, channel=channel)
         assert r.status_code == 403 and r.json()["code"] == "channel_not_allowed", (role, channel)
+    for never in ("data", "remote"):  # no session channel at all: not even in the schema
+        assert start(client, idn, "渠道", role="staff", channel=never).status_code == 422
 
 
 def test_the_kiosk_page_has_security_headers_and_the_docs_need_no_cdn(client: TestClient) -> None:
@@ -274,16 +277,15 @@ def test_sessions_expire_cleanly_after_the_lockout_window() -> None:
 
 
 def test_worker_processes_judge_clips_and_run_imports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: ModelStore
 ) -> None:
     """`lifecert serve`'s mode: the same judgement and import, done in spawned worker processes."""
     from api.certification.settings import load_settings
     from api.demo import ensure_client
     from api.http.app import create_app
     from liveness.challenge import FixedWindowChallenges
-    from models import default_home
 
-    (tmp_path / "models").symlink_to(default_home() / "models")  # the installed weights
+    (tmp_path / "models").symlink_to(store.model_dir)  # the installed weights
     monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
     settings = load_settings(database_url=f"sqlite:///{tmp_path / 'w.db'}", worker_processes=True)
     app = create_app(replace(settings, max_parallel_analyses=1))
@@ -319,7 +321,7 @@ def test_a_domain_error_crosses_a_process_boundary_whole() -> None:
 
 
 def test_a_killed_worker_process_costs_one_503_not_the_service(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: ModelStore
 ) -> None:
     import signal
 
@@ -327,9 +329,8 @@ def test_a_killed_worker_process_costs_one_503_not_the_service(
     from api.certification.settings import load_settings
     from api.certification.storage.db import Database, migrate
     from api.certification.workers import WorkerPool
-    from models import default_home
 
-    (tmp_path / "models").symlink_to(default_home() / "models")
+    (tmp_path / "models").symlink_to(store.model_dir)
     monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
     settings = replace(load_settings(database_url=f"sqlite:///{tmp_path / 'k.db'}"), max_parallel_analyses=1)
     migrate(Database(settings.database_url).engine)

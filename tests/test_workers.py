@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from models import default_home
+from models import ModelStore
 from tests.conftest import DATA, random_id_number
 
 pytestmark = pytest.mark.needs_data
@@ -29,10 +29,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def two_workers(
+    tmp_path_factory: pytest.TempPathFactory, store: ModelStore
+) -> Iterator[tuple[str, dict[str, str]]]:
     home = tmp_path_factory.mktemp("workers")
     env = {**os.environ, "LIFECERT_HOME": str(home)}
-    (home / "models").symlink_to(default_home() / "models")  # the installed weights, not a copy
+    (home / "models").symlink_to(store.model_dir)  # the installed weights, not a copy
     keys = {}
     for role in ("kiosk", "staff"):
         out = subprocess.run(

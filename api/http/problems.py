@@ -120,7 +120,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
         reason = {404: NO_ROUTE, 405: METHOD}.get(exc.status_code, INVALID)
-        return problem(exc.status_code, reason)
+        response = problem(exc.status_code, reason)
+        response.headers.update(exc.headers or {})  # 405 carries Allow (RFC 9110)
+        return response
 
     @app.exception_handler(DBAPIError)
     async def _storage(req: Request, exc: DBAPIError) -> JSONResponse:

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+# 18 characters (17 digits and a check digit or X) or the old 15 digits. The check digit itself
+# (GB 11643) is checked by the domain, which answers 422 naming it.
+ID_NUMBER_PATTERN = r"^(\d{17}[\dXx]|\d{15})$"
+# Row ids are 32-bit on PostgreSQL: a larger one in a path is refused at the edge, not by the
+# database (an out-of-range integer was a 500).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SessionChannel = Literal["kiosk", "phone", "counter", "home_visit"]
 
 
 class LookupIn(BaseModel):
-    id_number: str = Field(min_length=15, max_length=18, description="身份证号 (never logged)")
+    id_number: str = Field(pattern=ID_NUMBER_PATTERN, description="身份证号 (never logged)")
     name: str = Field(min_length=1, max_length=50)
 
 
 class ProxyIn(BaseModel):
-    id_number: str = Field(min_length=15, max_length=18)
+    id_number: str = Field(pattern=ID_NUMBER_PATTERN)
     name: str = Field(min_length=1, max_length=50)
     phone: str = Field(min_length=7, max_length=15, pattern=r"^\d+$")
 
@@ -27,9 +35,11 @@ class ProxyLinkIn(LookupIn):
 
 
 class SessionIn(LookupIn):
-    channel: str = Field(description="kiosk | phone | counter | home_visit")
+    channel: SessionChannel = Field(
+        description="kiosk and phone for frontline keys; counter and home_visit for staff"
+    )
     consent: bool = Field(description="the person agreed to the personal-information rules")
-    proxy_id: int | None = None
+    proxy_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class SearchIn(BaseModel):

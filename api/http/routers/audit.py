@@ -17,7 +17,7 @@ router = APIRouter(tags=["staff"])
 def audit_log(
     service: Service,
     client: Admin,
-    person_id: int | None = None,
+    person_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> AuditLog:
     with service.db.transaction() as s:

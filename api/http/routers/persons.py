@@ -17,6 +17,7 @@ from api.http.schemas import (
     PhoneIn,
     ReferenceOut,
     ReviewCreated,
+    RowId,
     SearchIn,
     Updated,
 )
@@ -37,7 +38,7 @@ def search(body: SearchIn, service: Service, client: Staff) -> list[PersonOut]:
 
 
 @router.get("/v1/persons/{person_id}")
-def person_history(person_id: int, service: Service, client: Staff) -> PersonHistory:
+def person_history(person_id: RowId, service: Service, client: Staff) -> PersonHistory:
     with service.db.transaction() as s:
         person = people.get_person(s, person_id)
         audit.append(s, client.name, "person_viewed", person.id)
@@ -51,7 +52,7 @@ def person_history(person_id: int, service: Service, client: Staff) -> PersonHis
 
 @router.post("/v1/persons/{person_id}/id-photo")
 async def enrol_photo(
-    person_id: int, service: Service, client: Staff, photo: Annotated[UploadFile, File()]
+    person_id: RowId, service: Service, client: Staff, photo: Annotated[UploadFile, File()]
 ) -> Enrolled:
     data = await photo.read(service.settings.max_image_bytes + 1)
 
@@ -66,7 +67,7 @@ async def enrol_photo(
 
 @router.post("/v1/persons/{person_id}/remote-form")
 async def remote_form(
-    person_id: int,
+    person_id: RowId,
     service: Service,
     client: Staff,
     scan: Annotated[UploadFile, File()],
@@ -83,7 +84,7 @@ async def remote_form(
 
 
 @router.patch("/v1/persons/{person_id}/phone")
-def fix_phone(person_id: int, body: PhoneIn, service: Service, client: Staff) -> Updated:
+def fix_phone(person_id: RowId, body: PhoneIn, service: Service, client: Staff) -> Updated:
     """Reminders go by SMS to the phone on record, so a wrong number must be fixable."""
     with service.db.transaction() as s:
         people.update_phone(s, people.get_person(s, person_id), body.phone, client.name)

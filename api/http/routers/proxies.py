@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from api.certification import proxies
 from api.http.deps import Helper, Service
-from api.http.schemas import LinkOut, ProxyIn, ProxyLinkIn, ProxyOut
+from api.http.schemas import LinkOut, ProxyIn, ProxyLinkIn, ProxyOut, RowId
 from api.http.views import person_view
 
 router = APIRouter(tags=["proxy"])
@@ -19,7 +19,7 @@ def register_proxy(body: ProxyIn, service: Service, client: Helper) -> ProxyOut:
 
 
 @router.post("/v1/proxies/{proxy_id}/persons")
-def link_proxy(proxy_id: int, body: ProxyLinkIn, service: Service, client: Helper) -> LinkOut:
+def link_proxy(proxy_id: RowId, body: ProxyLinkIn, service: Service, client: Helper) -> LinkOut:
     with service.db.transaction() as s:
         person = proxies.link_person(
             service,

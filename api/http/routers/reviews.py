@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from api.certification import reviews
 from api.http.deps import Service, Staff
-from api.http.schemas import DecisionIn, ReviewDecided, ReviewOut
+from api.http.schemas import DecisionIn, ReviewDecided, ReviewOut, RowId
 
 router = APIRouter(tags=["staff"])
 
@@ -16,7 +16,7 @@ def open_reviews(service: Service, client: Staff) -> list[ReviewOut]:
 
 
 @router.post("/v1/reviews/{review_id}/decision")
-def decide(review_id: int, body: DecisionIn, service: Service, client: Staff) -> ReviewDecided:
+def decide(review_id: RowId, body: DecisionIn, service: Service, client: Staff) -> ReviewDecided:
     with service.db.transaction() as s:
         review = reviews.get_review(s, review_id)
         cert = reviews.decide_review(service, s, review, client, body.approve, body.note)
@@ -28,7 +28,7 @@ def decide(review_id: int, body: DecisionIn, service: Service, client: Staff) ->
 
 
 @router.get("/v1/reviews/{review_id}/scan", response_class=Response)
-def review_scan(review_id: int, service: Service, client: Staff) -> Response:
+def review_scan(review_id: RowId, service: Service, client: Staff) -> Response:
     """The scanned form a remote-form review rests on, for the reviewer who decides it."""
     with service.db.transaction() as s:
         media_type, data = reviews.review_scan(service, s, reviews.get_review(s, review_id), client)
