@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 # 18 characters (17 digits and a check digit or X) or the old 15 digits. The check digit itself
@@ -15,6 +15,9 @@ ID_NUMBER_PATTERN = r"^(\d{17}[\dXx]|\d{15})$"
 # Row ids are 32-bit on PostgreSQL: a larger one in a path is refused at the edge, not by the
 # database (an out-of-range integer was a 500).
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# Stored instants are UTC; SQLite hands them back without a zone. Said so on the way out, so
+# every timestamp is an RFC 3339 date-time.
+UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 SessionChannel = Literal["kiosk", "phone", "counter", "home_visit"]
 
 
@@ -136,7 +139,7 @@ class ReferenceOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     source: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class PersonHistory(BaseModel):
@@ -177,7 +180,7 @@ class ReviewOut(BaseModel):
     kind: str
     attempt_id: int | None
     detail: dict[str, Any]
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class ReviewDecided(BaseModel):
@@ -220,7 +223,7 @@ class PaymentRunWithheld(PaymentRunOut):
 class AuditEntryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    at: datetime
+    at: UtcDatetime
     actor: str
     action: str
     person_id: int | None

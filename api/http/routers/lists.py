@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
@@ -24,6 +24,9 @@ from api.http.schemas import (
 
 router = APIRouter(tags=["staff"])
 Format = Annotated[str, Query(pattern="^(json|csv)$")]
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ?format=csv"}
+}
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
@@ -45,7 +48,7 @@ def as_csv(rows: list[BaseModel], columns: list[str]) -> PlainTextResponse:
     return PlainTextResponse(buf.getvalue(), media_type="text/csv; charset=utf-8")
 
 
-@router.get("/v1/lists/{which}", response_model=list[StatusRow])
+@router.get("/v1/lists/{which}", response_model=list[StatusRow], responses=CSV_TOO)
 def status_list(
     which: str, service: Service, client: Staff, format: Format = "json", on: date | None = None
 ) -> list[StatusRow] | PlainTextResponse:
@@ -79,7 +82,7 @@ def payment_run(body: PaymentRunIn, service: Service, client: Admin) -> PaymentR
         return PaymentRunOut(month=run.month, decided_on=run.decided_on, counts=run.counts)
 
 
-@router.get("/v1/payment-runs/{month}", response_model=PaymentRunWithheld)
+@router.get("/v1/payment-runs/{month}", response_model=PaymentRunWithheld, responses=CSV_TOO)
 def payment_run_withheld(
     month: Annotated[str, Path(pattern=MONTH_PATTERN)],
     service: Service,

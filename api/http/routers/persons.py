@@ -37,7 +37,7 @@ def search(body: SearchIn, service: Service, client: Staff) -> list[PersonOut]:
         return [person_view(service, p) for p in rows]
 
 
-@router.get("/v1/persons/{person_id}")
+@router.get("/v1/persons/{person_id:int}")
 def person_history(person_id: RowId, service: Service, client: Staff) -> PersonHistory:
     with service.db.transaction() as s:
         person = people.get_person(s, person_id)
@@ -50,7 +50,7 @@ def person_history(person_id: RowId, service: Service, client: Staff) -> PersonH
         )
 
 
-@router.post("/v1/persons/{person_id}/id-photo")
+@router.post("/v1/persons/{person_id:int}/id-photo")
 async def enrol_photo(
     person_id: RowId, service: Service, client: Staff, photo: Annotated[UploadFile, File()]
 ) -> Enrolled:
@@ -65,7 +65,7 @@ async def enrol_photo(
     return await run_in_threadpool(enrol)
 
 
-@router.post("/v1/persons/{person_id}/remote-form")
+@router.post("/v1/persons/{person_id:int}/remote-form")
 async def remote_form(
     person_id: RowId,
     service: Service,
@@ -83,7 +83,7 @@ async def remote_form(
     return await run_in_threadpool(receive)
 
 
-@router.patch("/v1/persons/{person_id}/phone")
+@router.patch("/v1/persons/{person_id:int}/phone")
 def fix_phone(person_id: RowId, body: PhoneIn, service: Service, client: Staff) -> Updated:
     """Reminders go by SMS to the phone on record, so a wrong number must be fixable."""
     with service.db.transaction() as s:

@@ -18,7 +18,7 @@ def register_proxy(body: ProxyIn, service: Service, client: Helper) -> ProxyOut:
         return ProxyOut(proxy_id=proxy.id)
 
 
-@router.post("/v1/proxies/{proxy_id}/persons")
+@router.post("/v1/proxies/{proxy_id:int}/persons")
 def link_proxy(proxy_id: RowId, body: ProxyLinkIn, service: Service, client: Helper) -> LinkOut:
     with service.db.transaction() as s:
         person = proxies.link_person(

@@ -15,7 +15,7 @@ def open_reviews(service: Service, client: Staff) -> list[ReviewOut]:
         return [ReviewOut.model_validate(r) for r in reviews.open_reviews(s)]
 
 
-@router.post("/v1/reviews/{review_id}/decision")
+@router.post("/v1/reviews/{review_id:int}/decision")
 def decide(review_id: RowId, body: DecisionIn, service: Service, client: Staff) -> ReviewDecided:
     with service.db.transaction() as s:
         review = reviews.get_review(s, review_id)
@@ -27,7 +27,7 @@ def decide(review_id: RowId, body: DecisionIn, service: Service, client: Staff) 
         )
 
 
-@router.get("/v1/reviews/{review_id}/scan", response_class=Response)
+@router.get("/v1/reviews/{review_id:int}/scan", response_class=Response)
 def review_scan(review_id: RowId, service: Service, client: Staff) -> Response:
     """The scanned form a remote-form review rests on, for the reviewer who decides it."""
     with service.db.transaction() as s:
