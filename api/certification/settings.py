@@ -79,6 +79,13 @@ def load_settings(**overrides: object) -> Settings:
         "rate_limit_store": os.environ.get("LIFECERT_RATE_LIMIT_STORE", "memory"),
         "worker_processes": os.environ.get("LIFECERT_WORKER_PROCESSES", "0") == "1",
     }
+    rate = os.environ.get("LIFECERT_RATE_PER_MINUTE")
+    if rate:
+        # Per client: the phone app's backend is one client for every phone, so a province
+        # sets this to its peak certifications a minute times the calls each one makes.
+        if not rate.isdigit() or int(rate) < 1:
+            raise ValueError(f"LIFECERT_RATE_PER_MINUTE must be a positive whole number, not {rate!r}")
+        values["rate_per_minute"] = int(rate)
     threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
     if threshold:
         values["register_match_threshold"] = _score("LIFECERT_REGISTER_MATCH_THRESHOLD", threshold)
