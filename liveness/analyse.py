@@ -118,19 +118,12 @@ class LivenessAnalyzer:
             timings["track"] = _ms(t0)
             timings.update({f"track.{k}": v for k, v in track.timings_ms.items()})
         results: list[C.CheckResult] = []
-        ear, mar, times = track.series("ear_open_eye"), track.series("mar"), track.times
+        ear, times = track.series("ear_open_eye"), track.times
         idx = track.series("index").astype(int)
 
-        results.append(self._presence(track, clip, challenge))
         t0 = time.perf_counter()
         blinks = detect_blinks(ear, times, idx)  # for the blink action and for time direction
-        if challenge.blinks:
-            results.append(self._blink(blinks, ear, challenge))
-        if challenge.digits:
-            results.extend(self._digits(mar, times, idx, clip, challenge))
-        turn_prompts = [p for p in challenge.prompts if p.action.startswith("turn_")]
-        if turn_prompts:
-            results.append(self._turns(track, turn_prompts))
+        results.extend(self.actions(clip, track, challenge, blinks))
         timings["actions"] = _ms(t0)
 
         t0 = time.perf_counter()
@@ -164,6 +157,25 @@ class LivenessAnalyzer:
             timings_ms=timings,
             track=track,
         )
+
+    def actions(
+        self, clip: Clip, track: Track, challenge: Challenge, blinks: list[Blink] | None = None
+    ) -> list[C.CheckResult]:
+        """The challenge's part of the verdict: face present for its length, and every
+        prompted action done in its window (the chance benchmark judges only this)."""
+        ear, mar, times = track.series("ear_open_eye"), track.series("mar"), track.times
+        idx = track.series("index").astype(int)
+        if blinks is None:
+            blinks = detect_blinks(ear, times, idx)
+        out = [self._presence(track, clip, challenge)]
+        if challenge.blinks:
+            out.append(self._blink(blinks, ear, challenge))
+        if challenge.digits:
+            out.extend(self._digits(mar, times, idx, clip, challenge))
+        turn_prompts = [p for p in challenge.prompts if p.action.startswith("turn_")]
+        if turn_prompts:
+            out.append(self._turns(track, turn_prompts))
+        return out
 
     def _presence(self, track: Track, clip: Clip, challenge: Challenge) -> C.CheckResult:
         tracked = float(np.mean([f.tracked for f in track.frames]))
