@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--manifest", type=Path, default=Path("benchmarks/liveness_bona_fide.csv"))
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--out", type=Path, default=Path("reports/challenge_chance.json"))
+    ap.add_argument("--kinds", nargs="*", default=["random_actions", "current_service"])
     args = ap.parse_args()
     matcher = FaceMatcher()
     analyzer = LivenessAnalyzer(matcher)
@@ -60,6 +61,8 @@ def main() -> None:
     ]
     report: dict[str, dict[str, object]] = {}
     for kind_name, issue in (("random_actions", "issue_random"), ("current_service", "issue")):
+        if kind_name not in args.kinds:
+            continue
         factory = ChallengeFactory()
         factory._rng = SeededRandom(10)
         tally: Counter[str] = Counter()
