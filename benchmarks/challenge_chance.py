@@ -94,7 +94,7 @@ def main() -> None:
                 f"accepted among them {ale} = {ale / max(le, 1):.2%}; per action met {per}"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps(report, indent=2, default=int), encoding="utf-8")
 
 
 if __name__ == "__main__":
