@@ -104,7 +104,8 @@ bench-liveness: models
 	  --blink-labels tests/data/blink_labels.csv \
 	  --blink-labels tests/data/blink_labels_dev.csv --blink-labels tests/data/blink_labels_dev2.csv \
 	  --blink-labels tests/data/blink_labels_heldout.csv --blink-labels tests/data/blink_labels_grid.csv \
-	  --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof
+	  --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof \
+	  --animated $(DATA)/attacks/animated/manifest.csv
 bench-liveness-speed: models
 	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid
 

@@ -21,10 +21,25 @@ from liveness import attacks
 from liveness.analyse import LivenessAnalyzer, LivenessResult
 from liveness.blink import detect_blinks
 from liveness.challenge import Challenge, ChallengeFactory, Prompt
+from liveness.tracking import track_face
 from liveness.video import Clip, read_video
 from matcher import FaceMatcher, MatcherError, Role
 
 PHOTO_SECONDS = 4.0
+
+
+@dataclass(frozen=True)
+class AnimatedClip:
+    """One clip of ../shared/data/attacks/animated and the still it was made from (if known)."""
+
+    clip: str
+    generator: str
+    source_photo: str  # relative to the animated folder, "" when the repository lacks it
+
+
+def read_animated(path: Path) -> list[AnimatedClip]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [AnimatedClip(r["file"], r["generator"], r["source_photo"]) for r in csv.DictReader(fh)]
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,12 @@ def whole_clip_challenge(item: BonaFide, duration_s: float, digits: str | None =
 
 
 def _failed(result: LivenessResult) -> list[str]:
-    return [c.name for c in result.checks if not c.passed]
+    return [c.name + (" (advisory)" if c.advisory else "") for c in result.checks if not c.passed]
+
+
+def _rendered_ok(result: LivenessResult) -> bool | None:
+    check = next((c for c in result.checks if c.name == "rendered_face"), None)
+    return None if check is None else check.passed
 
 
 def _middle_frame(clip: Clip) -> np.ndarray:
@@ -115,6 +135,8 @@ def run_liveness_bench(
     root: Path,
     spoof_photos: list[Path],
     progress: Callable[[Iterable[BonaFide], int], Iterable[BonaFide]] | None = None,
+    animated: list[AnimatedClip] | None = None,
+    animated_root: Path | None = None,
 ) -> list[Presentation]:
     matcher = analyzer.matcher
     factory = ChallengeFactory()
@@ -129,6 +151,30 @@ def run_liveness_bench(
     def judge(kind: str, source: str, clip: Clip, ch: Challenge, **kw: object) -> LivenessResult:
         result = analyzer.analyse(clip, ch, **kw)  # type: ignore[arg-type]
         out.append(Presentation(kind, source, result.passed, _failed(result)))
+        out[-1].detail = {"rendered_face_passed": _rendered_ok(result)}
+        return result
+
+    def judge_for_id(
+        kind: str, source: str, clip: Clip, ch: Challenge, id_photo: np.ndarray | None, **kw: object
+    ) -> LivenessResult:
+        """Accepted only if live AND the best frame matches the enrolled ID photo (when given)."""
+        result = analyzer.analyse(clip, ch, **kw)  # type: ignore[arg-type]
+        score = None if id_photo is None else _match(matcher, id_photo, result)
+        matched = id_photo is None or (score is not None and score >= matcher.threshold)
+        failed = _failed(result) + ([] if matched else ["match_id_photo"])
+        out.append(
+            Presentation(
+                kind,
+                source,
+                result.passed and matched,
+                failed,
+                {
+                    "id_match": score,
+                    "id_photo": id_photo is not None,
+                    "rendered_face_passed": _rendered_ok(result),
+                },
+            )
+        )
         return result
 
     stream: Iterable[BonaFide] = progress(items, len(items)) if progress else items
@@ -140,8 +186,27 @@ def run_liveness_bench(
         # Enrolment stand-in: the first frame of the same footage (an end-to-end check of the
         # chain, not an accuracy claim: the matcher's accuracy is measured on LFW).
         own = _match(matcher, clip.frames[0], bona)
-        out[-1].detail = {"match_own_first_frame": own, "timings_ms": bona.timings_ms}
+        out[-1].detail.update({"match_own_first_frame": own, "timings_ms": bona.timings_ms})
         track = bona.track
+        # Cut-out photo (抠洞照片): B's still with A's real eyes and mouth behind the holes,
+        # presented for B's ID photo (B's first frame).
+        if track is not None:
+            b_clip = other
+            b_still = _middle_frame(b_clip)
+            b_shape = track_face(matcher, Clip([b_still], np.zeros(1))).frames[0].shape
+            if b_shape is not None:
+                for moving in (False, True):
+                    attack = attacks.cutout_photo(
+                        b_still, b_shape, clip, [f.shape for f in track.frames], moving=moving
+                    )
+                    kind = "cutout_photo_moving" if moving else "cutout_photo_static"
+                    judge_for_id(
+                        kind,
+                        item.clip,
+                        attack,
+                        whole_clip_challenge(item, attack.duration_s),
+                        b_clip.frames[0],
+                    )
 
         still = _middle_frame(clip)
         judge(
@@ -179,6 +244,22 @@ def run_liveness_bench(
                 "wrong_person_id", item.clip, accepted, [] if accepted else ["match"], {"score": score}
             )
         )
+    for a in animated or []:
+        assert animated_root is not None
+        clip = read_video(animated_root / a.clip)
+        id_photo = None
+        if a.source_photo:
+            import cv2
+
+            id_photo = cv2.imread(str(animated_root / a.source_photo))
+        name = f"{a.generator}:{a.clip}"
+        blink = BonaFide(a.clip, 1, "", "en", "")
+        first = judge_for_id(
+            "animated_photo_blink", name, clip, whole_clip_challenge(blink, clip.duration_s), id_photo
+        )
+        judge_for_id(
+            "animated_photo_service_challenge", name, clip, factory.issue(), id_photo, track=first.track
+        )
     for photo_path in spoof_photos:
         import cv2
 
@@ -204,18 +285,31 @@ def error_rates(presentations: list[Presentation]) -> dict[str, object]:
     apcer = {}
     for k in kinds:
         ps = [p for p in presentations if p.kind == k]
+        deciding = [p.accepted and p.detail.get("rendered_face_passed") is not False for p in ps]
         apcer[k] = {
             "presentations": len(ps),
             "accepted": sum(p.accepted for p in ps),
             "apcer": sum(p.accepted for p in ps) / len(ps),
             "accepted_sources": [p.source for p in ps if p.accepted],
+            "apcer_if_rendered_face_decides": sum(deciding) / len(ps),
         }
+        if any(":" in p.source for p in ps):  # animated clips: per generator
+            gens = sorted({p.source.split(":")[0] for p in ps})
+            apcer[k]["per_generator"] = {
+                g: f"{sum(p.accepted for p in ps if p.source.startswith(g + ':'))}"
+                f"/{sum(p.source.startswith(g + ':') for p in ps)}"
+                for g in gens
+            }
     return {
         "bona_fide": {
             "presentations": len(bona),
             "rejected": sum(not p.accepted for p in bona),
             "bpcer": sum(not p.accepted for p in bona) / max(len(bona), 1),
             "rejected_sources": {p.source: p.failed_checks for p in bona if not p.accepted},
+            "bpcer_if_rendered_face_decides": sum(
+                not (p.accepted and p.detail.get("rendered_face_passed") is not False) for p in bona
+            )
+            / max(len(bona), 1),
         },
         "apcer": apcer,
         "max_apcer": max((v["apcer"] for v in apcer.values()), default=0.0),

@@ -4,6 +4,15 @@ A challenge is created with the operating system's cryptographic random source
 (``secrets``): an unguessable nonce, how many blinks, which digits to read, the order and
 time windows of the prompts, and an expiry. A response is judged against exactly one
 challenge; ``NonceLedger`` is the seam through which the service makes a nonce single-use.
+
+Two kinds are issued. ``ChallengeFactory.issue`` (what the service uses today): blink and
+digits in random order, windows back to back. ``ChallengeFactory.issue_random`` (issue 10):
+a random set and order of actions (blink, turn the head left or right, read digits), each
+prompted at a server-chosen moment after a random pause and answered in a SHORT window that
+must begin after the prompt: a natural clip that happens to blink, turn or talk meets it only
+by chance, and BENCHMARKS.md measures that chance. Both kinds use the same JSON: a challenge
+with turns carries ``"turns": ["left"]`` and ``turn_left``/``turn_right`` prompts; older
+JSON without ``turns`` reads as before.
 """
 
 from __future__ import annotations
@@ -18,13 +27,18 @@ DEFAULT_TTL_S = 60
 BLINK_WINDOW_S = 4.0
 SECONDS_PER_DIGIT = 1.2
 DIGIT_LEAD_S = 1.5
+# Random-action challenges (issue_random): the person's own left/right; short answer windows.
+TURN_ACTIONS = ("turn_left", "turn_right")
+SHORT_BLINK_WINDOW_S = 2.0
+SHORT_TURN_WINDOW_S = 2.5
+PAUSE_S = (0.6, 2.0)  # random pause before each prompt, server-chosen
 
 
 @dataclass(frozen=True)
 class Prompt:
     """One action and the window, in seconds from the first captured frame, to do it in."""
 
-    action: str  # "blink" or "digits"
+    action: str  # "blink", "digits", "turn_left" or "turn_right" (the person's own left)
     start_s: float
     end_s: float
 
@@ -38,6 +52,7 @@ class Challenge:
     issued_at: datetime
     expires_at: datetime
     language: str = "zh"  # how the digits are read aloud: zh (one syllable each) or en
+    turns: tuple[str, ...] = ()  # "left"/"right", one per turn prompt, in prompt order
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) >= self.expires_at
@@ -51,6 +66,7 @@ class Challenge:
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
+        d["turns"] = list(self.turns)
         d["issued_at"] = self.issued_at.isoformat()
         d["expires_at"] = self.expires_at.isoformat()
         return d
@@ -65,6 +81,7 @@ class Challenge:
             issued_at=datetime.fromisoformat(str(d["issued_at"])),
             expires_at=datetime.fromisoformat(str(d["expires_at"])),
             language=str(d.get("language", "zh")),
+            turns=tuple(str(t) for t in d.get("turns", ())),  # type: ignore[union-attr]
         )
 
 
@@ -96,6 +113,38 @@ class ChallengeFactory:
     ttl_s: int = DEFAULT_TTL_S
     language: str = "zh"
     _rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
+
+    def issue_random(self, *, now: datetime | None = None) -> Challenge:
+        """Digits and one or two of blink / head turn, in random order, each prompted after a
+        random pause and answered within a short window (see the module docstring)."""
+        # Digits always (a natural clip met a random digit window 1 time in 336), plus a blink,
+        # a turn or both: blink + turn alone were met by 3.5 % of the long-enough natural clips
+        # (talking people blink often; BENCHMARKS.md, issue 10).
+        extra = ["blink", self._rng.choice(TURN_ACTIONS)]
+        self._rng.shuffle(extra)
+        actions = ["digits", *extra[: self._rng.choice([1, 2])]]
+        self._rng.shuffle(actions)
+        digits = random_digits(self._rng.choice([4, 5, 6]), self._rng)
+        prompts, t = [], 0.0
+        for action in actions:
+            t += self._rng.uniform(*PAUSE_S)
+            length = {
+                "blink": SHORT_BLINK_WINDOW_S,
+                "digits": DIGIT_LEAD_S + SECONDS_PER_DIGIT * len(digits),
+            }.get(action, SHORT_TURN_WINDOW_S)
+            prompts.append(Prompt(action, round(t, 2), round(t + length, 2)))
+            t += length
+        issued = now or datetime.now(UTC)
+        return Challenge(
+            nonce=secrets.token_urlsafe(18),
+            blinks=1 if "blink" in actions else 0,
+            digits=digits,
+            prompts=tuple(prompts),
+            issued_at=issued,
+            expires_at=issued + timedelta(seconds=self.ttl_s),
+            language=self.language,
+            turns=tuple(a.removeprefix("turn_") for a in actions if a in TURN_ACTIONS),
+        )
 
     def issue(
         self,

@@ -14,6 +14,7 @@ class CheckResult:
     score: float
     reason: Reason | None = None
     evidence: dict[str, object] = field(default_factory=dict)
+    advisory: bool = False  # reported, but does not decide the verdict
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -22,6 +23,7 @@ class CheckResult:
             "score": round(float(self.score), 4),
             "reason": None if self.reason is None else self.reason.as_dict(),
             "evidence": self.evidence,
+            "advisory": self.advisory,
         }
 
 
@@ -57,3 +59,40 @@ FACE_LOST = Reason(
     "The face was not visible for long enough: stay in the frame.",
     "人脸未持续出现在画面中，请保持在取景框内。",
 )
+NO_TURN = Reason(
+    "head_turn_not_seen",
+    "The head was not turned as asked: turn your head to the side shown when prompted.",
+    "未检测到按提示转头，请在提示出现后向指定方向转头。",
+)
+# What the rendered-face model saw, per signal (liveness/rendering.py): en, zh.
+RENDERED_SEEN = {
+    "texture_reuse": (
+        "the skin's fine detail repeats from frame to frame, as when one photo is re-painted",
+        "皮肤细节逐帧重复，像由同一张照片反复生成",
+    ),
+    "background_reuse": ("the background does not change as a camera's does", "背景没有真实摄像头的变化"),
+    "head_tremor": (
+        "the head moves too smoothly, without a living head's small movements",
+        "头部运动过于平滑，缺少真人的细微晃动",
+    ),
+    "pulse_snr": ("no pulse was seen in the skin's colour", "未从肤色中检测到脉搏变化"),
+    "mouth_detail": (
+        "the open mouth lacks the contrast of real teeth and mouth",
+        "张嘴时口腔内部缺少牙齿等真实细节",
+    ),
+    "jaw_coupling": ("the lips move without the jaw", "嘴唇运动与下巴不协调"),
+    "shape_jitter": (
+        "the face's shape wavers from frame to frame, as a face drawn anew each frame does",
+        "人脸形状逐帧细微抖动，像逐帧重新生成的画面",
+    ),
+}
+
+
+def rendered_face(seen: str) -> Reason:
+    """Refusal by the rendered-face model, naming the signal that counted most against it."""
+    en, zh = RENDERED_SEEN.get(seen, ("", ""))
+    return Reason(
+        "rendered_face",
+        "The face looks synthetic or re-rendered from a photo" + (f": {en}." if en else "."),
+        "画面疑似合成或翻拍的人脸" + (f"：{zh}。" if zh else "。"),
+    )

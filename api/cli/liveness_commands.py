@@ -25,6 +25,9 @@ def liveness(
         Path | None, typer.Option(help="A challenge JSON (with its prompt windows) instead of the flags.")
     ] = None,
     preset: PresetOpt = None,
+    rendered_face_decides: Annotated[
+        bool, typer.Option(help="Let the rendered-face model refuse the clip (default: evidence only).")
+    ] = False,
 ) -> None:
     """Judge a clip against a blink / read-the-digits challenge; prints the verdict as JSON.
 
@@ -72,7 +75,7 @@ def liveness(
             ch.expires_at,
             ch.language,
         )
-    result = LivenessAnalyzer(matcher).analyse(clip, ch)
+    result = LivenessAnalyzer(matcher, rendered_face_decides=rendered_face_decides).analyse(clip, ch)
     out = {
         "video": str(video),
         "frames": len(clip.frames),
@@ -105,6 +108,13 @@ def bench_liveness(
     spoof_dir: Annotated[
         Path | None, typer.Option(help="Folder of spoof photos to turn into videos.")
     ] = None,
+    animated: Annotated[
+        Path | None,
+        typer.Option(help="Animated-photo manifest (attacks/animated/manifest.csv): judge each clip."),
+    ] = None,
+    rendered_face_decides: Annotated[
+        bool, typer.Option(help="Let the rendered-face model refuse clips (default: evidence only).")
+    ] = False,
     preset: PresetOpt = None,
 ) -> None:
     """Liveness evaluation: BPCER on bona fide clips, APCER per constructed attack type."""
@@ -113,6 +123,7 @@ def bench_liveness(
     from liveness.bench import (
         blink_precision_recall,
         error_rates,
+        read_animated,
         read_blink_labels,
         read_bona_fide,
         run_liveness_bench,
@@ -123,13 +134,23 @@ def bench_liveness(
     if not manifest.is_file():
         raise fail(f"manifest {manifest} does not exist")
     items = read_bona_fide(manifest)
-    analyzer = LivenessAnalyzer(load_matcher(preset))
+    if animated is not None and not animated.is_file():
+        raise fail(f"animated manifest {animated} does not exist")
+    analyzer = LivenessAnalyzer(load_matcher(preset), rendered_face_decides=rendered_face_decides)
     spoofs = sorted(p for p in (spoof_dir.glob("*/*") if spoof_dir else []) if p.suffix in {".jpg", ".png"})
     spoofs = [p for p in spoofs if "_T" not in p.name]  # the live samples are not attacks
 
     progress = tqdm_progress("clips", "clip")
 
-    presentations = run_liveness_bench(analyzer, items, root, spoofs, progress)
+    presentations = run_liveness_bench(
+        analyzer,
+        items,
+        root,
+        spoofs,
+        progress,
+        animated=read_animated(animated) if animated else None,
+        animated_root=animated.parent if animated else None,
+    )
     rates = error_rates(presentations)
     blinks = {}
     for label_file in blink_labels or []:

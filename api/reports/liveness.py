@@ -78,9 +78,22 @@ def write_liveness_report(
     ]
     for src, failed in bona["rejected_sources"].items():
         lines.append(f"- `{src}`: failed {', '.join(failed)}")
-    lines += ["", "## Attacks", "", "| attack type | presentations | accepted | APCER |", "|---|---|---|---|"]
+    lines.append(
+        f"\nIf the rendered-face model decided: BPCER {100 * bona['bpcer_if_rendered_face_decides']:.1f} %"
+    )
+    lines += [
+        "",
+        "## Attacks",
+        "",
+        "| attack type | presentations | accepted | APCER | APCER if rendered_face decided | per generator |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
-        lines.append(f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % |")
+        gens = ", ".join(f"{g} {n}" for g, n in v.get("per_generator", {}).items())
+        lines.append(
+            f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % "
+            f"| {100 * v['apcer_if_rendered_face_decides']:.1f} % | {gens} |"
+        )
     for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
         if v["accepted_sources"]:
             lines.append(f"\nAccepted `{kind}`: " + ", ".join(f"`{s}`" for s in v["accepted_sources"]))
