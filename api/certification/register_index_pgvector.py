@@ -92,11 +92,15 @@ class PgvectorIndex(RegisterIndex):
 
     def ensure(self, s: Session) -> None:
         """The table, and the rows for every reference when the counts differ (first start
-        on an existing register, pgvector installed later, a lost write)."""
+        on an existing register, pgvector installed later, a lost write).
+
+        No foreign key to ``face_references``: creating one locks that table against the
+        writes of the transaction that may be opening the index (the first enrolment after a
+        start), and a row whose reference is gone is dropped at re-scoring anyway."""
         s.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                " reference_id integer PRIMARY KEY REFERENCES face_references(id) ON DELETE CASCADE,"
+                " reference_id integer PRIMARY KEY,"
                 " person_id integer NOT NULL, preset varchar(30) NOT NULL, vec vector NOT NULL)"
             )
         )
