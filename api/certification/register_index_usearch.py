@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+# onnxruntime must be loaded before usearch's native module: the other way round, importing
+# onnxruntime segfaults (usearch 2.26.6 with the onnxruntime in use, 2026-12-01; reproduce:
+# python -c "import usearch.index; import onnxruntime"). The face models need it anyway.
+import onnxruntime  # noqa: F401
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from usearch.index import Index
