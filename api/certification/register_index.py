@@ -115,7 +115,7 @@ class RegisterIndex(ABC):
                 best[person] = Hit(person, int(r.id), score)
         return sorted(best.values(), key=lambda h: -h.score)[:k]
 
-    def _all_rows(self, s: Session, after: int = 0):  # type: ignore[no-untyped-def]
+    def _all_rows(self, s: Session, after: int = 0):
         """Every reference of this preset above id ``after``, in id order (streamed)."""
         return s.execute(
             select(FaceReference.id, FaceReference.person_id, FaceReference.embedding)

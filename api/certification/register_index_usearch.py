@@ -50,6 +50,10 @@ EXPANSION_ADD = 128  # ef_construction
 EXPANSION_SEARCH = 128  # ef_search: recall@10 >= 0.99 at 10^5-10^6 (BENCHMARKS.md)
 DTYPE = "f16"
 SAVE_EVERY = 1000
+# Below this many references the in-memory vectors are searched exhaustively (usearch exact=True:
+# no decryption, no database read; ~1 ms at 20,000): HNSW's recall on small, noise-level
+# registers is not worth its misses (BENCHMARKS.md, "Register search at scale").
+EXACT_BELOW = 20_000
 BATCH = 5000
 
 
@@ -75,7 +79,8 @@ class UsearchIndex(RegisterIndex):
             if len(index) == 0:
                 return []
             rotated = template_rotation.rotate(self.svc.settings.encryption_key, query)
-            matches = index.search(rotated, min(count, len(index)), threads=1)
+            exact = len(index) < EXACT_BELOW
+            matches = index.search(rotated, min(count, len(index)), threads=1, exact=exact)
             return [int(k) for k in np.asarray(matches.keys).ravel()]
 
     def added(self, s: Session, ref: FaceReference, embedding: np.ndarray) -> None:
