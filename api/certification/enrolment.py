@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.certification import audit, csv_files, id_numbers
+from api.certification import audit, csv_files, id_numbers, register_index
 from api.certification.clock import utcnow
 from api.certification.errors import DomainError, Kind
 from api.certification.rules import CATEGORIES
@@ -146,5 +146,6 @@ def enrol_photo(
     )
     s.add(ref)
     s.flush()
+    register_index.added(svc, s, ref, face.embedding)  # issue 13: keep the register index in step
     audit.append(s, actor, "reference_enrolled", person.id, source="id_photo")
     return ref

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy.orm import Session
 
-from api.certification import audit
+from api.certification import audit, register_index
 from api.certification.clock import utcnow
 from api.certification.errors import FACE_MISMATCH, NEEDS_STAFF_REVIEW
 from api.certification.judging import Judgement
@@ -177,16 +177,16 @@ def keep_live_capture(
     svc: CertificationService, s: Session, person: Person, embedding: np.ndarray, attempt: Attempt
 ) -> None:
     """The passed live capture becomes a reference, so the age gap to the ID photo shrinks."""
-    s.add(
-        FaceReference(
-            person_id=person.id,
-            embedding=svc.cipher.seal_template(embedding),
-            preset=svc.matcher.preset.key,
-            source="live_capture",
-            attempt_id=attempt.id,
-            created_at=utcnow(),
-        )
+    ref = FaceReference(
+        person_id=person.id,
+        embedding=svc.cipher.seal_template(embedding),
+        preset=svc.matcher.preset.key,
+        source="live_capture",
+        attempt_id=attempt.id,
+        created_at=utcnow(),
     )
+    s.add(ref)
+    register_index.added(svc, s, ref, embedding)  # issue 13: keep the register index in step
 
 
 def certify_person(

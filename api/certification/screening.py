@@ -1,14 +1,30 @@
-"""Look-alike screening: a live face that also matches someone else on the register."""
+"""Look-alike screening: a live face that also matches someone else on the register.
+
+The decision table (``decide``), one row per scope, first match wins:
+
+- same proxy: every reference of the persons linked to this certification's proxy (a
+  handful, compared exactly), at the matcher's 1:1 threshold;
+- register: the top ``k`` other persons from the register index (candidates re-scored exactly
+  from their sealed templates), at ``register_risk.register_threshold`` for the register's
+  size, never below ``settings.register_match_threshold``.
+
+Anything else, including register candidates between the 1:1 and the register threshold, is no
+finding: at a million references those are expected by chance (BENCHMARKS.md, "Register search
+at scale"), and a review queue that fills with them catches nobody.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.certification import register_index, register_risk
 from api.certification.proxies import linked_persons
+from api.certification.register_index import Hit
 from api.certification.storage.schema import FaceReference, Person
 
 if TYPE_CHECKING:
@@ -22,38 +38,69 @@ def other_person_match(
     embedding: np.ndarray,
     own_score: float,
     proxy_id: int | None,
+    k: int = register_risk.DEFAULT_K,
 ) -> dict[str, object] | None:
-    """The best match among other persons that crosses its scope's threshold, or None.
+    """The finding that sends this certification to review, or None (see the module doc)."""
+    query = np.asarray(embedding, dtype=np.float32)
+    linked = linked_persons(s, proxy_id) - {person.id}
+    index = register_index.index_for(svc)
+    limit = register_risk.register_threshold(
+        index.size(s), floor=svc.settings.register_match_threshold
+    )
+    return decide(
+        proxy_hits=linked_hits(svc, s, linked, query),
+        register_hits=index.search(s, query, k, exclude_person=person.id),
+        one_to_one=svc.matcher.threshold,
+        register=limit,
+        own_score=own_score,
+    )
 
-    Two scopes, two thresholds. Among the people linked to the same proxy (a handful),
-    the matcher's 1:1 operating threshold applies. Against the whole register a 1:1
-    threshold would flag nearly everyone once the register is large (at FMR 1e-3 and
-    10,000 people, ~10 false hits per check), so a stricter identification threshold is
-    used there (settings.register_match_threshold, 0.55: FMR 1.6e-6 per comparison and
-    TAR 86 % over every pair of LFW photos, measured by `lifecert bench-impostors`; a
-    register of 10,000 sends ~1.5 % of certifications to review). One matrix product over
-    all references; beyond ~10^5 people, index the embeddings instead.
-    """
-    linked = linked_persons(s, proxy_id)
+
+def decide(
+    *,
+    proxy_hits: Sequence[Hit],
+    register_hits: Sequence[Hit],
+    one_to_one: float,
+    register: register_risk.RegisterThreshold,
+    own_score: float,
+) -> dict[str, object] | None:
+    """The decision table: same proxy at the 1:1 threshold, then the register's top k at the
+    register threshold. Pure, so that it is tested row by row."""
+    proxy_best = max(proxy_hits, key=lambda h: h.score, default=None)
+    if proxy_best is not None and proxy_best.score >= one_to_one:
+        return _finding(proxy_best, "same_proxy", one_to_one, own_score)
+    reg_best = max(register_hits, key=lambda h: h.score, default=None)
+    if reg_best is not None and reg_best.score >= register.threshold:
+        finding = _finding(reg_best, "register", register.threshold, own_score)
+        finding["register_expected_false_reviews"] = round(register.expected_false_reviews, 6)
+        return finding
+    return None
+
+
+def _finding(hit: Hit, scope: str, threshold: float, own_score: float) -> dict[str, object]:
+    return {
+        "other_person_id": hit.person_id,
+        "other_score": round(hit.score, 4),
+        "own_score": round(own_score, 4),
+        "scope": scope,
+        "threshold": round(threshold, 4),
+    }
+
+
+def linked_hits(
+    svc: CertificationService, s: Session, persons: set[int], query: np.ndarray
+) -> list[Hit]:
+    """Each linked person's best reference, exactly (a proxy links a handful of persons)."""
+    if not persons:
+        return []
     rows = s.execute(
-        select(FaceReference.person_id, FaceReference.embedding).where(
-            FaceReference.person_id != person.id, FaceReference.preset == svc.matcher.preset.key
+        select(FaceReference.id, FaceReference.person_id, FaceReference.embedding).where(
+            FaceReference.person_id.in_(sorted(persons)), FaceReference.preset == svc.matcher.preset.key
         )
     ).all()
-    if not rows:
-        return None
-    refs = np.stack([svc.cipher.open_template(r.embedding) for r in rows])
-    scores = refs @ np.asarray(embedding, dtype=np.float32)
-    for i in np.argsort(-scores):
-        other = int(rows[i].person_id)
-        limit = svc.matcher.threshold if other in linked else svc.settings.register_match_threshold
-        if scores[i] >= limit:
-            return {
-                "other_person_id": other,
-                "other_score": round(float(scores[i]), 4),
-                "own_score": round(own_score, 4),
-                "scope": "same_proxy" if other in linked else "register",
-            }
-        if scores[i] < svc.matcher.threshold:
-            break
-    return None
+    best: dict[int, Hit] = {}
+    for r in rows:
+        score = float(svc.cipher.open_template(r.embedding) @ query)
+        if r.person_id not in best or score > best[r.person_id].score:
+            best[r.person_id] = Hit(int(r.person_id), int(r.id), score)
+    return list(best.values())
