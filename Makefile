@@ -65,6 +65,7 @@ browser: speech
 # pytest exits 5 when it collects nothing (e.g. a filtered run): that is reported, not a failure.
 test: models postgres browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 

@@ -218,7 +218,7 @@ class LivenessAnalyzer:
             },
         )
 
-    def _turns(self, track: Track, prompts: list) -> C.CheckResult:  # type: ignore[type-arg]
+    def _turns(self, track: Track, prompts: list) -> C.CheckResult:
         offset, times = nose_offset(track), track.times
         turns = [
             judge_turn(offset, times, p.action.removeprefix("turn_"), p.start_s, p.end_s) for p in prompts

@@ -24,6 +24,7 @@ from liveness.challenge import Challenge, ChallengeFactory, Prompt
 from liveness.tracking import track_face
 from liveness.video import Clip, read_video
 from matcher import FaceMatcher, MatcherError, Role
+from matcher.evaluation import Metrics
 
 PHOTO_SECONDS = 4.0
 
@@ -126,7 +127,7 @@ def _match(matcher: FaceMatcher, reference: np.ndarray, result: LivenessResult) 
         ref = matcher.analyse(reference, Role.PROBE).embedding
     except MatcherError:
         return None
-    return matcher.compare(ref, result.best_embedding) if ref is not None else None  # type: ignore[arg-type]
+    return matcher.compare(ref, result.best_embedding) if ref is not None else None
 
 
 def run_liveness_bench(
@@ -278,11 +279,11 @@ def run_liveness_bench(
     return out
 
 
-def error_rates(presentations: list[Presentation]) -> dict[str, object]:
+def error_rates(presentations: list[Presentation]) -> Metrics:
     """BPCER over bona fide presentations, APCER per attack type (ISO/IEC 30107-3)."""
     bona = [p for p in presentations if p.kind == "bona_fide"]
     kinds = sorted({p.kind for p in presentations} - {"bona_fide"})
-    apcer = {}
+    apcer: Metrics = {}
     for k in kinds:
         ps = [p for p in presentations if p.kind == k]
         deciding = [p.accepted and p.detail.get("rendered_face_passed") is not False for p in ps]
@@ -347,7 +348,7 @@ def blink_precision_recall(
     checked: dict[str, int],
     folders: Sequence[Path],
     slack: int = 2,
-) -> dict[str, object]:
+) -> Metrics:
     """Detected blinks against hand labels; a detection matches a label if the frame ranges
     overlap within ``slack`` frames, one to one. Reported with and without the labels marked
     unsure. A label's clip is looked for in each of ``folders`` in turn (the talking-clip label
@@ -363,7 +364,7 @@ def blink_precision_recall(
         found = detect_blinks(track.series("ear_open_eye"), track.times, track.series("index").astype(int))
         mine = [lab for lab in labels if lab.clip == clip_name]
 
-        def hit(b, lab) -> bool:  # type: ignore[no-untyped-def]
+        def hit(b, lab) -> bool:
             return b.start_frame <= lab.end + slack and b.end_frame >= lab.start - slack
 
         # One to one, in time order: a detection counts for at most one label, so two blinks

@@ -21,7 +21,7 @@ import itertools
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 DEFAULT_TTL_S = 60
 BLINK_WINDOW_S = 4.0
@@ -72,16 +72,16 @@ class Challenge:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> Challenge:
+    def from_dict(cls, d: dict[str, Any]) -> Challenge:  # JSON-shaped, as stored
         return cls(
             nonce=str(d["nonce"]),
-            blinks=int(d["blinks"]),  # type: ignore[arg-type]
+            blinks=int(d["blinks"]),
             digits=str(d["digits"]),
-            prompts=tuple(Prompt(**p) for p in d["prompts"]),  # type: ignore[arg-type, union-attr]
+            prompts=tuple(Prompt(**p) for p in d["prompts"]),
             issued_at=datetime.fromisoformat(str(d["issued_at"])),
             expires_at=datetime.fromisoformat(str(d["expires_at"])),
             language=str(d.get("language", "zh")),
-            turns=tuple(str(t) for t in d.get("turns", ())),  # type: ignore[union-attr]
+            turns=tuple(str(t) for t in d.get("turns", ())),
         )
 
 

@@ -53,7 +53,7 @@ def same_person(matcher: FaceMatcher, track: Track, open_level: float) -> Identi
     count = int(np.clip(round(span / SAMPLE_EVERY_S), MIN_SAMPLES, MAX_SAMPLES))
     segments = [seg for seg in np.array_split(np.arange(len(usable)), min(count, len(usable))) if seg.size]
     picks = [max((usable[i] for i in seg), key=lambda f: _frame_quality(f, open_level)) for seg in segments]
-    embs = np.stack([matcher.embedder(f.crop) for f in picks])  # type: ignore[arg-type]
+    embs = np.stack([matcher.embedder(f.crop) for f in picks])
     scores = embs @ embs.T
     iu = np.triu_indices(len(picks), k=1)
     best_i = int(np.argmax([_frame_quality(f, open_level) for f in picks]))

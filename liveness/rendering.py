@@ -151,7 +151,7 @@ def residual_reuse(clip: Clip, track: Track) -> tuple[float, float]:
             (dx, dy), _ = cv2.phaseCorrelate(pa, pb, win)
             if abs(dx) > 3 or abs(dy) > 3:
                 continue
-            shift = np.float32([[1, 0, -dx], [0, 1, -dy]])
+            shift = np.array([[1, 0, -dx], [0, 1, -dy]], dtype=np.float32)
             pb2 = cv2.warpAffine(
                 pb, shift, pb.shape[::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
             )
@@ -181,8 +181,10 @@ def pulse_snr(clip: Clip, track: Track) -> float:
         if not f.tracked or f.shape is None:
             continue
         half = max(3, round(PATCH_SHARE * _face_width(f.shape)))
-        patches = [_patch(clip.frames[f.index], *f.shape[p], half) for p in CHEEKS]
-        patches = [p for p in patches if p is not None]
+        found = [
+            _patch(clip.frames[f.index], float(f.shape[p][0]), float(f.shape[p][1]), half) for p in CHEEKS
+        ]
+        patches = [p for p in found if p is not None]
         if not patches:
             continue
         mean = np.mean([p.reshape(-1, 3).mean(axis=0) for p in patches], axis=0)  # B, G, R

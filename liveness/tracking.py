@@ -58,7 +58,7 @@ class Track:
 def mouth_aspect_ratio(points: np.ndarray) -> float:
     gap = np.linalg.norm(points[LIP_UPPER, :2] - points[LIP_LOWER, :2])
     width = np.linalg.norm(points[LIP_CORNER_R, :2] - points[LIP_CORNER_L, :2])
-    return float(gap / max(width, 1e-6))
+    return float(gap) / max(float(width), 1e-6)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,10 @@ from rich.table import Table
 
 from api.cli.common import PresetOpt, app, fail, load_matcher, tqdm_progress
 from matcher import MatcherError
+from matcher.evaluation import Metrics
+
+if TYPE_CHECKING:
+    from liveness.challenge import Challenge
 
 
 @app.command()
@@ -34,28 +38,11 @@ def liveness(
     Without --challenge the prompts are taken as shown from the first frame to the last.
     Exit 0 live, 1 not live, 2 error.
     """
-    from datetime import UTC, datetime, timedelta
-
     from liveness.analyse import LivenessAnalyzer
     from liveness.challenge import Challenge, Prompt
     from liveness.video import read_video
 
-    if challenge is not None:
-        try:
-            ch = Challenge.from_dict(json.loads(challenge.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise fail(f"cannot read challenge {challenge}: {exc}") from exc
-    else:
-        if not 0 <= blink <= 2 or (digits and (not digits.isdigit() or not 4 <= len(digits) <= 6)):
-            raise fail("--blink takes 0-2 and --digits 4-6 digits")
-        if not blink and not digits:
-            raise fail("ask for at least one action: --blink N and/or --digits NNNN")
-        if language not in ("zh", "en"):
-            raise fail("--language is zh or en")
-        now = datetime.now(UTC)
-        whole = 1e9  # no schedule: every prompt is open for the whole clip
-        prompts = tuple(Prompt(a, 0.0, whole) for a, on in (("blink", blink), ("digits", digits)) if on)
-        ch = Challenge("cli", blink, digits, prompts, now, now + timedelta(hours=1), language)
+    ch = _challenge_of(challenge, blink, digits, language)
     matcher = load_matcher(preset)
     t0 = time.perf_counter()
     try:
@@ -88,6 +75,52 @@ def liveness(
     out["timings_ms"] = {"decode": round(decode_ms, 1), **out["timings_ms"]}  # type: ignore[dict-item]
     print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
     raise typer.Exit(0 if result.passed else 1)
+
+
+def _print_rates(rates: Metrics, blinks: dict[str, Metrics]) -> None:
+    """BPCER, APCER per attack and blink recall/precision per label set, on the terminal."""
+    bona = rates["bona_fide"]
+    table = Table(title="liveness: ISO/IEC 30107-3")
+    for col in ("presentations", "type", "accepted", "rate"):
+        table.add_column(col)
+    table.add_row(
+        str(bona["presentations"]),
+        "bona fide",
+        str(bona["presentations"] - bona["rejected"]),
+        f"BPCER {100 * bona['bpcer']:.1f}%",
+    )
+    for kind, v in rates["apcer"].items():
+        table.add_row(str(v["presentations"]), kind, str(v["accepted"]), f"APCER {100 * v['apcer']:.1f}%")
+    Console().print(table)
+    for name, b in blinks.items():
+        print(
+            f"blinks ({name}: {b['labelled_blinks']} labelled in {b['clips']} clips): "
+            f"recall {100 * b['recall_all']:.0f} % (sure {100 * b['recall_sure']:.0f} %), "
+            f"precision {100 * b['precision']:.0f} %"
+        )
+
+
+def _challenge_of(path: Path | None, blink: int, digits: str, language: str) -> Challenge:
+    """The challenge file, or one built from the flags with every prompt open throughout."""
+    from datetime import UTC, datetime, timedelta
+
+    from liveness.challenge import Challenge, Prompt
+
+    if path is not None:
+        try:
+            return Challenge.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise fail(f"cannot read challenge {path}: {exc}") from exc
+    if not 0 <= blink <= 2 or (digits and (not digits.isdigit() or not 4 <= len(digits) <= 6)):
+        raise fail("--blink takes 0-2 and --digits 4-6 digits")
+    if not blink and not digits:
+        raise fail("ask for at least one action: --blink N and/or --digits NNNN")
+    if language not in ("zh", "en"):
+        raise fail("--language is zh or en")
+    now = datetime.now(UTC)
+    whole = 1e9  # no schedule: every prompt is open for the whole clip
+    prompts = tuple(Prompt(a, 0.0, whole) for a, on in (("blink", blink), ("digits", digits)) if on)
+    return Challenge("cli", blink, digits, prompts, now, now + timedelta(hours=1), language)
 
 
 @app.command("bench-liveness")
@@ -172,23 +205,5 @@ def bench_liveness(
         examples,
         [p.__dict__ for p in presentations],
     )
-    bona = rates["bona_fide"]
-    table = Table(title="liveness: ISO/IEC 30107-3")
-    for col in ("presentations", "type", "accepted", "rate"):
-        table.add_column(col)
-    table.add_row(
-        str(bona["presentations"]),
-        "bona fide",
-        str(bona["presentations"] - bona["rejected"]),
-        f"BPCER {100 * bona['bpcer']:.1f}%",
-    )
-    for kind, v in rates["apcer"].items():
-        table.add_row(str(v["presentations"]), kind, str(v["accepted"]), f"APCER {100 * v['apcer']:.1f}%")
-    Console().print(table)
-    for name, b in blinks.items():
-        print(
-            f"blinks ({name}: {b['labelled_blinks']} labelled in {b['clips']} clips): "
-            f"recall {100 * b['recall_all']:.0f} % (sure {100 * b['recall_sure']:.0f} %), "
-            f"precision {100 * b['precision']:.0f} %"
-        )
+    _print_rates(rates, blinks)
     print(f"report: {page}")

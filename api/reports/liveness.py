@@ -6,14 +6,16 @@ import json
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
-import markdown as markdown_lib
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from api.reports.html import write_html_report
 from liveness.analyse import LivenessResult
+from matcher.evaluation import Metrics
 
 
 def plot_series(results: dict[str, LivenessResult], path: Path) -> None:
@@ -28,7 +30,7 @@ def plot_series(results: dict[str, LivenessResult], path: Path) -> None:
         ax.plot(t, track.series("mar"), label="mouth opening (MAR)")
         blink = next((c for c in res.checks if c.name == "blink"), None)
         if blink is not None:
-            for b in blink.evidence.get("blinks", []):  # type: ignore[union-attr]
+            for b in cast(list[dict[str, Any]], blink.evidence.get("blinks", [])):
                 ax.axvspan(b["seconds"][0], b["seconds"][1] + 0.04, color="orange", alpha=0.3)
         ax.set_title(f"{name} — {'passed' if res.passed else 'failed'}", fontsize=9)
         ax.set_ylim(0, 0.7)
@@ -42,8 +44,8 @@ def plot_series(results: dict[str, LivenessResult], path: Path) -> None:
 
 def write_liveness_report(
     out_dir: Path,
-    rates: dict[str, object],
-    blinks: dict[str, dict[str, object]],
+    rates: Metrics,
+    blinks: dict[str, Metrics],
     meta: dict[str, object],
     examples: dict[str, LivenessResult],
     presentations: list[dict[str, object]],
@@ -65,7 +67,7 @@ def write_liveness_report(
     )
     if examples:
         plot_series(examples, out_dir / "series.png")
-    bona = rates["bona_fide"]  # type: ignore[index]
+    bona = rates["bona_fide"]
     lines = [
         "# Liveness benchmark (ISO/IEC 30107-3 vocabulary)",
         "",
@@ -88,13 +90,13 @@ def write_liveness_report(
         "| attack type | presentations | accepted | APCER | APCER if rendered_face decided | per generator |",
         "|---|---|---|---|---|---|",
     ]
-    for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
+    for kind, v in rates["apcer"].items():
         gens = ", ".join(f"{g} {n}" for g, n in v.get("per_generator", {}).items())
         lines.append(
             f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % "
             f"| {100 * v['apcer_if_rendered_face_decides']:.1f} % | {gens} |"
         )
-    for kind, v in rates["apcer"].items():  # type: ignore[union-attr]
+    for kind, v in rates["apcer"].items():
         if v["accepted_sources"]:
             lines.append(f"\nAccepted `{kind}`: " + ", ".join(f"`{s}`" for s in v["accepted_sources"]))
     for name, stats in blinks.items():
@@ -110,17 +112,9 @@ def write_liveness_report(
             "| clip | labelled | detected | false detections |",
             "|---|---|---|---|",
         ]
-        for clip, v in stats["per_clip"].items():  # type: ignore[union-attr]
+        for clip, v in stats["per_clip"].items():
             lines.append(f"| {clip} | {v['labelled']} | {v['detected']} | {v['false_detections']} |")
     lines += ["", "![EAR and MAR](series.png)", ""]
     md = "\n".join(lines)
     (out_dir / "report.md").write_text(md, encoding="utf-8")
-    body = markdown_lib.markdown(md, extensions=["tables"])
-    (out_dir / "report.html").write_text(
-        "<!doctype html><html lang='en'><meta charset='utf-8'><title>lifecert liveness benchmark</title>"
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25em .6em}</style>"
-        f"{body}</html>",
-        encoding="utf-8",
-    )
-    return out_dir / "report.html"
+    return write_html_report(out_dir, "lifecert liveness benchmark", md)
