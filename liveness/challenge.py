@@ -112,6 +112,9 @@ class ChallengeFactory:
 
     ttl_s: int = DEFAULT_TTL_S
     language: str = "zh"
+    # "classic": blink and digits, in random order; "random": issue_random's timed actions,
+    # head turns included. What issue() hands out when called without arguments.
+    kind: str = "classic"
     _rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
 
     def issue_random(self, *, now: datetime | None = None) -> Challenge:
@@ -153,6 +156,8 @@ class ChallengeFactory:
         digit_count: int | None = None,
         now: datetime | None = None,
     ) -> Challenge:
+        if self.kind == "random" and blinks is None and digit_count is None:
+            return self.issue_random(now=now)
         n_blinks = blinks if blinks is not None else self._rng.choice([1, 2])
         if not 0 <= n_blinks <= 2:
             raise ValueError("a blink challenge asks for 1 or 2 blinks (0: none)")

@@ -64,3 +64,18 @@ def test_ledger_accepts_a_nonce_once() -> None:
     ledger = MemoryNonceLedger()
     assert ledger.consume("abc") is True
     assert ledger.consume("abc") is False
+
+
+def test_a_random_factory_hands_out_timed_random_challenges_by_default() -> None:
+    """`LIFECERT_CHALLENGES=random`: the service's plain issue() gives issue_random's kind
+    (digits always, a blink and/or a head turn, each after its own pause); explicit requests
+    (tests, benchmarks) keep the classic shape."""
+    from liveness.challenge import ChallengeFactory
+
+    factory = ChallengeFactory(kind="random")
+    seen = [factory.issue() for _ in range(30)]
+    assert all(c.digits for c in seen)
+    assert any(c.turns for c in seen) and all(c.prompts[0].start_s > 0 for c in seen)
+    assert {p.action for c in seen for p in c.prompts} >= {"digits", "blink"}
+    classic = factory.issue(blinks=1)
+    assert not classic.turns and classic.prompts[0].start_s == 0.0

@@ -47,7 +47,9 @@ class CertificationService:
         self.policies = policies
         self._matcher = matcher
         self.cipher = RecordCipher(settings.encryption_key)
-        self.challenges: ChallengeFactory = ChallengeFactory(ttl_s=settings.session_ttl_s)
+        self.challenges: ChallengeFactory = ChallengeFactory(
+            ttl_s=settings.session_ttl_s, kind=settings.challenges
+        )
         # Each judgement holds a clip's frames (up to a few hundred MB) and keeps a core busy
         # for about a second; more at once than there are cores only adds memory and waiting.
         self.analysis_slots = threading.BoundedSemaphore(settings.max_parallel_analyses)

@@ -43,6 +43,9 @@ class Settings:
     rate_limit_store: str = "memory"
     # Judge clips and run imports in worker processes (api/certification/workers.py).
     worker_processes: bool = False
+    # "classic" (blink + digits) or "random" (timed random actions with head turns: chance
+    # acceptance 0.48 %, but not yet measured on elderly people's real turns; BENCHMARKS.md).
+    challenges: str = "classic"
     # Certification dates, the 28th cut-off and due dates are local calendar dates.
     timezone: str = "Asia/Shanghai"
     demo: bool = False
@@ -78,6 +81,7 @@ def load_settings(**overrides: object) -> Settings:
         "timezone": os.environ.get("LIFECERT_TIMEZONE", "Asia/Shanghai"),
         "rate_limit_store": os.environ.get("LIFECERT_RATE_LIMIT_STORE", "memory"),
         "worker_processes": os.environ.get("LIFECERT_WORKER_PROCESSES", "0") == "1",
+        "challenges": os.environ.get("LIFECERT_CHALLENGES", "classic"),
     }
     rate = os.environ.get("LIFECERT_RATE_PER_MINUTE")
     if rate:

@@ -79,6 +79,8 @@ def create_app(settings: Settings, matcher: FaceMatcher | None = None) -> FastAP
     policies = load_policies(settings.home / "policies")
     if settings.policy not in policies:
         raise ValueError(f"unknown default policy {settings.policy!r}")
+    if settings.challenges not in ("classic", "random"):
+        raise ValueError(f"LIFECERT_CHALLENGES is classic or random, not {settings.challenges!r}")
     service = CertificationService(
         settings, db, policies, matcher or FaceMatcher(ModelStore(), settings.preset)
     )

@@ -106,6 +106,7 @@ class SessionOut(BaseModel):
     prompts: list[dict[str, Any]]
     expires_at: str
     language: str
+    turns: list[str] = Field(default=[], description="head turns asked for, in prompt order: left / right")
 
 
 class OutcomeOut(BaseModel):

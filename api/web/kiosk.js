@@ -476,7 +476,7 @@ function planOf(session) {
       zhDigits ? "First blink, then read the digits aloud in Chinese." : "First blink, then read the digits aloud."],
     digits_blink: ["plan_digits_blink", "请先读数字，再眨眼",
       zhDigits ? "First read the digits aloud in Chinese, then blink." : "First read the digits aloud, then blink."],
-  }[order];
+  }[order] || ["plan_steps", "请按屏幕提示，一步一步做", "Follow the prompts on the screen, one step at a time."];
 }
 
 // One certification run: every wait can be cut short by 取消, a lost service or a reset.
@@ -564,6 +564,12 @@ async function capture() {
       if (p.action === "blink") {
         const [key, bzh, ben] = session.blinks > 1 ? ["blink_2", "请眨眼两次", "Please blink twice."] : ["blink", "请眨眼", "Please blink."];
         $("digits").hidden = true; put($("prompt"), bzh, ben); say(key, t(bzh, ben));
+      } else if (p.action === "turn_left" || p.action === "turn_right") {
+        // The person's own left or right: said, not mirrored, so the preview's mirror image
+        // cannot confuse it.
+        const [tzh, ten] = p.action === "turn_left" ? ["请向左转头", "Please turn your head to your left."]
+          : ["请向右转头", "Please turn your head to your right."];
+        $("digits").hidden = true; put($("prompt"), tzh, ten); say(p.action, t(tzh, ten));
       } else {
         put($("prompt"), "请逐个读出下面的数字",
           session.language !== "en" ? "Read these digits aloud in Chinese, one by one" : "Read these digits aloud, one by one");

@@ -70,6 +70,7 @@ def start_session(body: SessionIn, service: Service, client: Frontline) -> Sessi
             prompts=[p.__dict__ for p in challenge.prompts],
             expires_at=challenge.expires_at.isoformat(),
             language=challenge.language,
+            turns=list(challenge.turns),
         )
 
 
