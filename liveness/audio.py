@@ -3,7 +3,7 @@
 Energy-based voice activity on 16 kHz mono audio, framed at the video's frame times, is
 enough here: we are not recognising words, only asking whether sound rises and falls with
 the lips. Sync is the best Pearson correlation between the log-energy envelope and the
-mouth-opening series over lags of up to +-0.2 s (phones and browsers offset audio a little).
+mouth-opening series over lags of up to +-MAX_LAG_S (one frame at 25-30 fps).
 A replay with other audio dubbed over it, or a still mouth with sound, correlates poorly.
 
 Pictures played backwards under the original sound are caught by a paired comparison that

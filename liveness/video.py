@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
-from matcher import MatcherError, decode_image
+from matcher import MatcherError
 from matcher.errors import Reason
 
 MAX_FILE_BYTES = 60 * 1024 * 1024
@@ -154,22 +153,6 @@ def _read_audio(path: Path, until_s: float) -> np.ndarray | None:
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     return np.concatenate(chunks)[:limit].astype(np.float32) if chunks else None
-
-
-def clip_from_jpegs(images: Sequence[bytes], times_s: Sequence[float]) -> Clip:
-    """A clip from still frames (a browser that uploads JPEG frames with timestamps)."""
-    if len(images) != len(times_s):
-        raise VideoError(UNREADABLE, "one timestamp per frame is required")
-    frames = [decode_image(b) for b in images]
-    if frames:
-        _check_size(frames[0].shape[1], frames[0].shape[0])
-    scale = ANALYSIS_MAX_SIDE / max(max(f.shape[:2]) for f in frames) if frames else 1.0
-    if scale < 1:
-        frames = [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for f in frames]
-    t = np.asarray(times_s, dtype=np.float64)
-    if t.size and np.any(np.diff(t) <= 0):
-        raise VideoError(UNREADABLE, "frame timestamps must increase")
-    return _check(Clip(frames, t - (t[0] if t.size else 0.0)))
 
 
 def write_mp4(

@@ -14,7 +14,7 @@ from api.cli import app
 from liveness import attacks
 from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, ChallengeFactory, MemoryNonceLedger, Prompt
-from liveness.video import Clip, VideoError, clip_from_jpegs, read_video, write_mp4
+from liveness.video import Clip, VideoError, read_video, write_mp4
 from matcher import FaceMatcher
 from tests.conftest import DATA
 
@@ -180,17 +180,6 @@ def test_speech_played_backwards_under_its_own_sound_fails_sync(analyzer: Livene
     backward = analyzer.analyse(attacks.reversed_frames(clip), challenge)
     sync = next(c for c in backward.checks if c.name == "audio_visual_sync")
     assert not sync.passed and sync.evidence["mouth_runs_forwards"] is False
-
-
-def test_jpeg_frames_with_timestamps_are_a_clip(analyzer: LivenessAnalyzer, blinking_clip: Clip) -> None:
-    """Browsers that upload stills instead of video: same checks, same verdict."""
-    jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in blinking_clip.frames]
-    clip = clip_from_jpegs(jpegs, list(blinking_clip.times))
-    assert analyzer.analyse(clip, _challenge(clip.duration_s, blinks=1)).passed
-    with pytest.raises(VideoError):
-        clip_from_jpegs(jpegs[:3], [0.0, 0.04, 0.08])  # too short
-    with pytest.raises(VideoError):
-        clip_from_jpegs(jpegs, [0.0] * len(jpegs))  # timestamps must increase
 
 
 @pytest.mark.parametrize("rotation", [90, -90])

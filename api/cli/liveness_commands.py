@@ -16,6 +16,7 @@ from matcher import MatcherError
 from matcher.evaluation import Metrics
 
 if TYPE_CHECKING:
+    from liveness.analyse import LivenessAnalyzer
     from liveness.challenge import Challenge
 
 
@@ -75,6 +76,21 @@ def liveness(
     out["timings_ms"] = {"decode": round(decode_ms, 1), **out["timings_ms"]}  # type: ignore[dict-item]
     print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
     raise typer.Exit(0 if result.passed else 1)
+
+
+def _blink_rates(
+    analyzer: LivenessAnalyzer, label_files: list[Path], roots: list[Path]
+) -> dict[str, Metrics]:
+    """Blink recall and precision per hand-label set (each file one set)."""
+    from liveness.bench import blink_precision_recall, read_blink_labels
+
+    rates = {}
+    for label_file in label_files:
+        if not label_file.is_file():
+            raise fail(f"blink labels {label_file} do not exist")
+        labels, checked = read_blink_labels(label_file)
+        rates[label_file.stem] = blink_precision_recall(analyzer, labels, checked, roots)
+    return rates
 
 
 def _print_rates(rates: Metrics, blinks: dict[str, Metrics]) -> None:
@@ -154,10 +170,8 @@ def bench_liveness(
     from api.reports.liveness import write_liveness_report
     from liveness.analyse import LivenessAnalyzer
     from liveness.bench import (
-        blink_precision_recall,
         error_rates,
         read_animated,
-        read_blink_labels,
         read_bona_fide,
         run_liveness_bench,
         whole_clip_challenge,
@@ -185,14 +199,7 @@ def bench_liveness(
         animated_root=animated.parent if animated else None,
     )
     rates = error_rates(presentations)
-    blinks = {}
-    for label_file in blink_labels or []:
-        if not label_file.is_file():
-            raise fail(f"blink labels {label_file} do not exist")
-        labels, checked = read_blink_labels(label_file)
-        blinks[label_file.stem] = blink_precision_recall(
-            analyzer, labels, checked, [blink_clips, root] if blink_clips else [root]
-        )
+    blinks = _blink_rates(analyzer, blink_labels or [], [blink_clips, root] if blink_clips else [root])
     examples = {}
     for item in [i for i in items if i.digits][:2] + [i for i in items if i.blinks][:2]:
         clip = read_video(root / item.clip)
