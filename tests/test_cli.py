@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from models import ModelStore
 from tests.conftest import FACES
 
 pytestmark = pytest.mark.needs_data
@@ -183,3 +184,36 @@ def test_bench_refuses_a_group_column_the_file_lacks(tmp_path: Path) -> None:
         app, ["bench", str(pairs), "--root", str(FACES), "--out", str(tmp_path / "r"), "--group", "age_band"]
     )
     assert result.exit_code == 2 and "age_band" in result.output
+
+
+def test_register_index_rebuild_counts_every_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: ModelStore
+) -> None:
+    """`lifecert register-index rebuild` rebuilds from the sealed templates it finds."""
+    from api.certification import enrolment
+    from api.certification.rules import load_policies
+    from api.certification.service import CertificationService
+    from api.certification.settings import load_settings
+    from api.certification.storage.db import Database, migrate
+    from tests.conftest import DATA, random_id_number
+
+    (tmp_path / "models").symlink_to(store.model_dir)
+    monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
+    settings = load_settings()
+    db = Database(settings.database_url)
+    migrate(db.engine)
+    service = CertificationService(settings, db, load_policies())
+    idn = random_id_number()
+    with db.transaction() as s:
+        enrolment.import_persons(
+            service, s, f"id_number,name,category,benefit_start\n{idn},索引,retiree,2020-01-01\n", "t"
+        )
+    with db.transaction() as s:
+        from api.certification.people import find_person
+
+        person = find_person(service, s, idn, "索引")
+        enrolment.enrol_photo(service, s, person, (DATA / "faces/deepface/img1.jpg").read_bytes(), "t")
+    db.engine.dispose()
+    result = runner.invoke(app, ["register-index", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["references"] == 1

@@ -147,6 +147,33 @@ def payment_run(
     print(json.dumps(out, ensure_ascii=False))
 
 
+register_app = typer.Typer(help="The register search index (look-alike screening).", no_args_is_help=True)
+app.add_typer(register_app, name="register-index")
+
+
+@register_app.command("rebuild")
+def register_index_rebuild() -> None:
+    """Rebuild the register index from the sealed templates (after a key change, a restore
+    from backup, or pgvector installed later); prints what it holds as JSON."""
+    from api.certification import register_index
+    from api.certification.rules import load_policies
+    from api.certification.service import CertificationService
+    from api.certification.settings import load_settings
+    from api.certification.storage.db import Database, migrate
+
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        migrate(db.engine)
+        service = CertificationService(settings, db, load_policies(settings.home / "policies"))
+        out = register_index.rebuild(service)
+    except (ModelError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        db.engine.dispose()
+    print(json.dumps(out, ensure_ascii=False, default=str))
+
+
 @app.command("kiosk-audio")
 def kiosk_audio() -> None:
     """Make the kiosk page's spoken prompts (Chinese and English) with espeak-ng, once."""
