@@ -79,32 +79,39 @@ def _pick(faces: list[Detection], previous: np.ndarray | None, shape: tuple[int,
     return choose_face(faces, shape)
 
 
-def track_face(matcher: FaceMatcher, clip: Clip, stride: int = 1) -> Track:
-    """Measure the tracked face on every ``stride``-th frame of the clip."""
-    frames: list[FrameMeasure] = []
-    spent = {"detect": 0.0, "mesh": 0.0, "eyes": 0.0, "align": 0.0}
-    previous: np.ndarray | None = None
-    for i in range(0, len(clip.frames), stride):
-        image = clip.frames[i]
+class FaceTracker:
+    """Follows one face frame by frame, so a clip and a live stream are measured alike.
+
+    ``step`` takes the frames in order (a recorded clip's, or a live capture's as they
+    arrive) and keeps the previous box to stay on the same face; ``spent`` accumulates
+    the time of each stage, in seconds.
+    """
+
+    def __init__(self, matcher: FaceMatcher) -> None:
+        self.matcher = matcher
+        self.previous: np.ndarray | None = None
+        self.spent = {"detect": 0.0, "mesh": 0.0, "eyes": 0.0, "align": 0.0}
+
+    def step(self, image: np.ndarray, index: int, t: float) -> FrameMeasure:
+        """Measure the tracked face on one frame (``tracked`` False when none is found)."""
         t0 = time.perf_counter()
-        faces = matcher.detector(image)
-        spent["detect"] += time.perf_counter() - t0
-        m = FrameMeasure(index=i, t=float(clip.times[i]), faces=len(faces), tracked=False)
-        frames.append(m)
+        faces = self.matcher.detector(image)
+        self.spent["detect"] += time.perf_counter() - t0
+        m = FrameMeasure(index=index, t=t, faces=len(faces), tracked=False)
         if not faces:
-            continue
-        det = _pick(faces, previous, image.shape)
+            return m
+        det = _pick(faces, self.previous, image.shape)
         t0 = time.perf_counter()
-        mesh = matcher.mesh(image, roi_from_detection(det))
-        spent["mesh"] += time.perf_counter() - t0
+        mesh = self.matcher.mesh(image, roi_from_detection(det))
+        self.spent["mesh"] += time.perf_counter() - t0
         if mesh.presence < MIN_PRESENCE:
-            continue
+            return m
         t0 = time.perf_counter()
-        eyes = matcher.eyes(image, mesh)
-        spent["eyes"] += time.perf_counter() - t0
+        eyes = self.matcher.eyes(image, mesh)
+        self.spent["eyes"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         crop = align_face(image, mesh.five_points())
-        spent["align"] += time.perf_counter() - t0
+        self.spent["align"] += time.perf_counter() - t0
         yaw, pitch, _ = mesh.pose_degrees()
         m.tracked = True
         m.box = det.box
@@ -115,5 +122,17 @@ def track_face(matcher: FaceMatcher, clip: Clip, stride: int = 1) -> Track:
         m.sharpness = sharpness_of(crop)
         m.crop = crop
         m.shape = mesh.points[:, :2].astype(np.float32)
-        previous = det.box
-    return Track(frames, {k: v * 1000 for k, v in spent.items()})
+        self.previous = det.box
+        return m
+
+    def timings_ms(self) -> dict[str, float]:
+        return {k: v * 1000 for k, v in self.spent.items()}
+
+
+def track_face(matcher: FaceMatcher, clip: Clip, stride: int = 1) -> Track:
+    """Measure the tracked face on every ``stride``-th frame of the clip."""
+    tracker = FaceTracker(matcher)
+    frames = [
+        tracker.step(clip.frames[i], i, float(clip.times[i])) for i in range(0, len(clip.frames), stride)
+    ]
+    return Track(frames, tracker.timings_ms())
