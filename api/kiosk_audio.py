@@ -26,15 +26,15 @@ import av
 # key -> (Chinese, English). The page shows the same words (tests/test_kiosk_audio.py
 # checks that every Chinese phrase here appears in the page's script or markup).
 PHRASES: dict[str, tuple[str, str]] = {
-    # The plan, said before recording. The service judges the digits in Mandarin, so the
-    # English page says so (it cannot ask for an English challenge).
+    # The plan, said before recording. The page asks for a challenge in its own language
+    # (SessionIn.language), so the English page's digits are read, and judged, in English.
     "plan_blink": ("请正对屏幕，准备眨眼", "Face the screen, and get ready to blink."),
     "plan_digits": (
         "请正对屏幕，准备读数字",
-        "Face the screen, and get ready to read digits aloud in Chinese.",
+        "Face the screen, and get ready to read digits aloud.",
     ),
-    "plan_blink_digits": ("请先眨眼，再读数字", "First blink, then read the digits aloud in Chinese."),
-    "plan_digits_blink": ("请先读数字，再眨眼", "First read the digits aloud in Chinese, then blink."),
+    "plan_blink_digits": ("请先眨眼，再读数字", "First blink, then read the digits aloud."),
+    "plan_digits_blink": ("请先读数字，再眨眼", "First read the digits aloud, then blink."),
     "count_3": ("三", "three"),
     "count_2": ("二", "two"),
     "count_1": ("一", "one"),

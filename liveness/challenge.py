@@ -29,6 +29,7 @@ SECONDS_PER_DIGIT = 1.2
 DIGIT_LEAD_S = 1.5
 # Random-action challenges (issue_random): the person's own left/right; short answer windows.
 TURN_ACTIONS = ("turn_left", "turn_right")
+LANGUAGES = ("zh", "en")  # digits read in Mandarin (one syllable each) or English
 SHORT_BLINK_WINDOW_S = 2.0
 SHORT_TURN_WINDOW_S = 2.5
 PAUSE_S = (0.6, 2.0)  # random pause before each prompt, server-chosen
@@ -117,7 +118,7 @@ class ChallengeFactory:
     kind: str = "classic"
     _rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
 
-    def issue_random(self, *, now: datetime | None = None) -> Challenge:
+    def issue_random(self, *, now: datetime | None = None, language: str | None = None) -> Challenge:
         """Digits and one or two of blink / head turn, in random order, each prompted after a
         random pause and answered within a short window (see the module docstring)."""
         # Digits always (a natural clip met a random digit window 1 time in 336), plus a blink,
@@ -145,7 +146,7 @@ class ChallengeFactory:
             prompts=tuple(prompts),
             issued_at=issued,
             expires_at=issued + timedelta(seconds=self.ttl_s),
-            language=self.language,
+            language=self._language(language),
             turns=tuple(a.removeprefix("turn_") for a in actions if a in TURN_ACTIONS),
         )
 
@@ -155,9 +156,12 @@ class ChallengeFactory:
         blinks: int | None = None,
         digit_count: int | None = None,
         now: datetime | None = None,
+        language: str | None = None,
     ) -> Challenge:
+        """A challenge; ``language`` is how the person will read the digits (default: the
+        factory's), since the digit check counts that language's syllables."""
         if self.kind == "random" and blinks is None and digit_count is None:
-            return self.issue_random(now=now)
+            return self.issue_random(now=now, language=language)
         n_blinks = blinks if blinks is not None else self._rng.choice([1, 2])
         if not 0 <= n_blinks <= 2:
             raise ValueError("a blink challenge asks for 1 or 2 blinks (0: none)")
@@ -177,8 +181,14 @@ class ChallengeFactory:
             prompts=tuple(prompts),
             issued_at=issued,
             expires_at=issued + timedelta(seconds=self.ttl_s),
-            language=self.language,
+            language=self._language(language),
         )
+
+    def _language(self, language: str | None) -> str:
+        chosen = language or self.language
+        if chosen not in LANGUAGES:
+            raise ValueError(f"digits are read in one of {LANGUAGES}, not {chosen!r}")
+        return chosen
 
 
 @dataclass

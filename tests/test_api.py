@@ -32,7 +32,7 @@ from api.certification.storage.schema import (
 from api.demo import ensure_client
 from api.http.app import create_app
 from liveness import attacks
-from liveness.challenge import FixedWindowChallenges
+from liveness.challenge import ChallengeFactory, FixedWindowChallenges
 from liveness.video import read_video
 from matcher import FaceMatcher
 from tests import postgres
@@ -495,6 +495,45 @@ def test_a_face_that_matches_another_persons_photo_goes_to_review(client: TestCl
         json={"approve": True, "note": "twins; checked ID at the counter"},
     ).json()
     assert approved["certification_id"]
+
+
+def test_a_clerk_registers_a_helper_at_the_counter_and_opens_a_proxy_session(client: TestClient) -> None:
+    idn, pid = enrol(client, "钱奶奶", photo("img26.jpg"))
+    proxy = client.post(
+        "/v1/proxies",
+        headers=h(client, "staff"),
+        json={"id_number": new_id(), "name": "钱小红", "phone": "13700000002"},
+    )
+    assert proxy.status_code == 200, proxy.text
+    proxy_id = proxy.json()["proxy_id"]
+    linked = client.post(
+        f"/v1/proxies/{proxy_id}/persons",
+        headers=h(client, "staff"),
+        json={"id_number": idn, "name": "钱奶奶", "relationship": "daughter", "consent": True},
+    )
+    assert linked.status_code == 200, linked.text
+    r = start(client, idn, "钱奶奶", role="staff", channel="counter", proxy_id=proxy_id)
+    assert r.status_code == 200, r.text
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        cs = s.get(ChallengeSession, r.json()["session_id"])
+        assert cs is not None and cs.mode == "proxy" and cs.proxy_id == proxy_id and cs.person_id == pid
+
+
+def test_a_session_reads_the_digits_in_the_language_asked_for(client: TestClient) -> None:
+    idn, _ = enrol(client, "Lee", photo("img26.jpg"))
+    service = client.service  # type: ignore[attr-defined]
+    fixed, service.challenges = service.challenges, ChallengeFactory()
+    try:
+        r = start(client, idn, "Lee", language="en")
+        assert r.status_code == 200, r.text
+        assert r.json()["language"] == "en" and r.json()["digits"].isdigit()
+        with service.db.transaction() as s:
+            assert s.get(ChallengeSession, r.json()["session_id"]).challenge["language"] == "en"
+        assert start(client, idn, "Lee").json()["language"] == "zh"  # the default: Mandarin
+        refused = start(client, idn, "Lee", language="fr")
+        assert refused.status_code == 422 and refused.json()["code"]
+    finally:
+        service.challenges = fixed
 
 
 def test_counter_certification_is_staff_only(client: TestClient) -> None:

@@ -36,6 +36,15 @@ def test_ordinary_digits_are_not_easy(digits: str) -> None:
     assert not is_easy_pattern(digits)
 
 
+def test_the_digits_language_is_the_one_asked_for() -> None:
+    factory = ChallengeFactory()
+    assert factory.issue().language == "zh"
+    assert factory.issue(language="en").language == "en"
+    assert ChallengeFactory(kind="random").issue(language="en").language == "en"
+    with pytest.raises(ValueError, match="digits are read in one of"):
+        factory.issue(language="fr")
+
+
 def test_digit_length_is_bounded() -> None:
     with pytest.raises(ValueError):
         random_digits(3)

@@ -86,7 +86,8 @@ def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
         shutil.copytree(PROMPT_CACHE, audio_dir(home), dirs_exist_ok=True)
     # One blink within 4 s: the 3.1 s clip loops in the fake camera, so a blink always falls inside.
     app.state.service.challenges = FixedWindowChallenges(window_s=4.0)
-    keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in ("kiosk", "staff", "app")}
+    roles = ("kiosk", "staff", "app", "admin")
+    keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in roles}
     port = 8600 + secrets.randbelow(300)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -382,7 +383,7 @@ class DigitsOnly:
     window_s: float = 4.0
     ttl_s: float = 120.0
 
-    def issue(self, **_kw: object) -> Challenge:
+    def issue(self, *, language: str | None = None, **_kw: object) -> Challenge:
         now = datetime.now(UTC)
         return Challenge(
             secrets.token_urlsafe(18),
@@ -391,6 +392,7 @@ class DigitsOnly:
             (Prompt("digits", 0.0, self.window_s),),
             now,
             now + timedelta(seconds=self.ttl_s),
+            language=language or "zh",
         )
 
 

@@ -355,6 +355,12 @@ def test_staff_mode_is_signed_in_masked_shown_and_ends_with_done(env: Env) -> No
         page.click("#staff-login")
         page.wait_for_function("() => document.querySelector('#staff-error').textContent.length > 0")
         assert page.evaluate("sessionStorage.getItem('lifecert-staff-key')") is None
+        page.fill("#staff-key", env.server.keys["admin"])  # says why, instead of "not a staff key"
+        page.click("#staff-login")
+        page.wait_for_function(
+            "() => document.querySelector('#staff-error').textContent.includes('管理员密钥')"
+        )
+        assert page.evaluate("sessionStorage.getItem('lifecert-staff-key')") is None
         page.fill("#staff-key", env.server.keys["staff"])
         page.click("#staff-login")
         page.wait_for_selector("#staff-badge:not([hidden])")
@@ -449,18 +455,19 @@ def test_guide_is_face_shaped_on_every_screen_shape(env: Env) -> None:
             assert box["width"] / box["height"] == pytest.approx(100 / 130, rel=0.03), (viewport, box)
 
 
-def test_english_page_says_the_digits_are_read_in_chinese(env: Env) -> None:
+def test_english_page_asks_for_digits_read_in_english(env: Env) -> None:
     service = env.server.app.state.service  # type: ignore[attr-defined]
     blink_only, service.challenges = service.challenges, DigitsOnly(window_s=1.5)
     try:
         with opened(env, viewport=KIOSK) as page:
             page.click("#lang")
             to_capture(page, env.people[7])
-            page.click("#capture-start")
-            page.wait_for_function("() => document.querySelector('#prompt').textContent.length > 0")
-            assert "in Chinese" in page.inner_text("#prompt")
+            with page.expect_request("**/v1/sessions") as opened_session:
+                page.click("#capture-start")
+            assert opened_session.value.post_data_json["language"] == "en"
             page.wait_for_selector("#digits:not([hidden])", timeout=20_000)
-            assert "in Chinese" in page.inner_text("#prompt")
+            prompt = page.inner_text("#prompt")
+            assert "Read these digits aloud" in prompt and "in Chinese" not in prompt
             page.click("#capture-cancel")
     finally:
         service.challenges = blink_only

@@ -71,6 +71,7 @@ def open_session(
     channel: str,
     consent: bool,
     proxy_id: int | None,
+    language: str = "zh",
 ) -> tuple[ChallengeSession, Challenge]:
     """Who may open which session: each role its channels (counter and home visits are
     staff-assisted); a proxy must be the client's own and linked to the person."""
@@ -84,7 +85,9 @@ def open_session(
     person = find_person(svc, s, id_number, name)
     proxy = get_proxy(s, proxy_id, client) if proxy_id is not None else None
     mode = Mode.PROXY if proxy else (Mode.ASSISTED if client.role == "staff" else Mode.SELF)
-    return start_session(svc, s, person, client, channel=channel, consent=consent, proxy=proxy, mode=mode)
+    return start_session(
+        svc, s, person, client, channel=channel, consent=consent, proxy=proxy, mode=mode, language=language
+    )
 
 
 def start_session(
@@ -97,6 +100,7 @@ def start_session(
     consent: bool,
     proxy: Proxy | None = None,
     mode: Mode = Mode.SELF,
+    language: str = "zh",
 ) -> tuple[ChallengeSession, Challenge]:
     if person.deceased_on is not None:
         s.add(
@@ -113,7 +117,7 @@ def start_session(
     if not person.references:
         raise DomainError(Kind.CONFLICT, NO_REFERENCE)
     check_lockout(s, client, person)
-    challenge = svc.challenges.issue()
+    challenge = svc.challenges.issue(language=language)
     cs = ChallengeSession(
         id=str(uuid.uuid4()),
         nonce=challenge.nonce,

@@ -59,7 +59,8 @@ def require(*roles: str, budget: str = "default") -> Callable[..., Client]:
 Frontline = Annotated[Client, Depends(require("kiosk", "app", "staff"))]
 # Live camera advice polls about once a second: its own, more generous budget.
 PreviewCaller = Annotated[Client, Depends(require("kiosk", "app", "staff", budget="preview"))]
-Helper = Annotated[Client, Depends(require("app", "kiosk"))]
+# Helpers register through the phone app, at a kiosk, or with a clerk at the counter.
+Helper = Annotated[Client, Depends(require("app", "kiosk", "staff"))]
 Staff = Annotated[Client, Depends(require("staff"))]
 StaffOrAdmin = Annotated[Client, Depends(require("staff", "admin"))]
 Admin = Annotated[Client, Depends(require("admin"))]

@@ -43,6 +43,9 @@ class SessionIn(LookupIn):
     )
     consent: bool = Field(description="the person agreed to the personal-information rules")
     proxy_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    language: Literal["zh", "en"] = Field(
+        default="zh", description="how the person reads the digits aloud: Mandarin or English"
+    )
 
 
 class SearchIn(BaseModel):

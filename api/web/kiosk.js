@@ -88,12 +88,16 @@ function guard(button, fn) {
 async function checkKey(key, role) {
   try {
     const me = await call("GET", "/v1/whoami", undefined, { key });
+    // An administrator's key manages the service; it is never typed into a shared kiosk.
+    if (role && me.role === "admin") return { code: "admin_key" };
     return role && me.role !== role ? { code: "wrong_role" } : me;
   } catch (e) { return e.problem || DOWN; }
 }
 function keyError(el, got) {
   if (got.code === "service_unavailable") put(el, "无法连接服务，密钥未保存，请稍后再试。", "The service cannot be reached: the key was not saved. Try again later.");
   else if (got.code === "wrong_role") put(el, "这不是工作人员密钥。", "That is not a staff key.");
+  else if (got.code === "admin_key") put(el, "这是管理员密钥，不能在公用设备上使用。请用工作人员密钥登录。",
+    "That is an administrator key, which is never used on a shared device. Sign in with a staff key.");
   else put(el, "密钥不正确，未保存。请核对后重新输入。", "That key is not valid and was not saved. Check it and type it again.");
 }
 
@@ -463,8 +467,9 @@ function browserVoice(key, text) {
   return ended;
 }
 
-// The plan of the actions, said before recording, in the challenge's order. The service
-// judges the digits in the challenge's language (Mandarin today), so the English page says so.
+// The plan of the actions, said before recording, in the challenge's order. The page asks for
+// a challenge in its own language; should a service answer in Mandarin anyway, the English
+// page says the digits are to be read in Chinese.
 function planOf(session) {
   const order = [...session.prompts].sort((a, b) => a.start_s - b.start_s).map((p) => p.action).join("_");
   const zhDigits = session.language !== "en";
@@ -528,7 +533,7 @@ async function capture() {
   let session;
   try {
     session = await call("POST", "/v1/sessions", { id_number: state.idNumber, name: state.name, channel,
-      consent: true, proxy_id: state.proxyId });
+      consent: true, proxy_id: state.proxyId, language: state.lang });
     if (run.cancelled) throw new Cancelled(run.cancelled);
     heartbeat(run);
     const [planKey, zh, en] = planOf(session);

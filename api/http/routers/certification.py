@@ -62,6 +62,7 @@ def start_session(body: SessionIn, service: Service, client: Frontline) -> Sessi
             channel=body.channel,
             consent=body.consent,
             proxy_id=body.proxy_id,
+            language=body.language,
         )
         return SessionOut(
             session_id=cs.id,
