@@ -53,6 +53,8 @@ def main() -> int:
         run = subprocess.run(
             [
                 schemathesis,
+                "--config-file",
+                str(ROOT / "benchmarks" / "schemathesis.toml"),
                 "run",
                 f"http://127.0.0.1:{port}/openapi.json",
                 "--checks",
@@ -74,9 +76,11 @@ def main() -> int:
         lines = run.stdout.splitlines()
         summary = [line for line in lines if any(w in line for w in ("passed", "failed", "error"))]
         print(f"{role}: exit {run.returncode}; {summary[-1] if summary else run.stdout[-300:]}")
+        log = ROOT / "reports" / f"fuzz-{role}.log"
+        log.unlink(missing_ok=True)  # a log left from an earlier failing run would mislead
         if run.returncode != 0:
             failed += 1
-            (ROOT / "reports" / f"fuzz-{role}.log").write_text(run.stdout + run.stderr)
+            log.write_text(run.stdout + run.stderr)
     server.should_exit = True
     return 1 if failed else 0
 

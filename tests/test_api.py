@@ -284,6 +284,17 @@ def test_photo_held_up_fails_with_a_reason_and_no_certification(client: TestClie
         )
 
 
+def test_preview_advises_on_a_frame_and_refuses_a_file_that_is_no_image(client: TestClient) -> None:
+    frame = frame_of("d18")  # a camera frame, the size the page sends
+    advice = client.post("/v1/preview", headers=h(client, "kiosk"), files={"frame": ("f.jpg", frame)})
+    assert advice.status_code == 200 and advice.json()["code"], advice.text
+    for junk in (b"true", b"", b"%PDF-1.4 not a photo"):
+        r = client.post("/v1/preview", headers=h(client, "kiosk"), files={"frame": ("f.jpg", junk)})
+        assert r.status_code == 422, (junk, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["code"] in ("not_an_image", "file_empty") and r.json()["message_zh"]
+
+
 def test_uploads_are_checked_by_bytes_and_size(client: TestClient) -> None:
     idn, _ = enrol(client, "郑先生", photo("img18.jpg"))
     sid = start(client, idn, "郑先生").json()["session_id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from api.certification.errors import DomainError, Kind
 from matcher import MatcherError, Role, decode_image
 
 if TYPE_CHECKING:
@@ -13,9 +14,13 @@ PREVIEW_MAX_BYTES = 2 * 1024 * 1024
 
 
 def advice(svc: CertificationService, image: bytes) -> dict[str, str]:
-    """The most useful piece of advice (advice only: nothing is stored or logged)."""
+    """The most useful piece of advice (advice only: nothing is stored or logged). A file
+    that is not a readable image is a bad request (422, like an ID photo), not advice."""
     try:
         frame = decode_image(image, max_bytes=PREVIEW_MAX_BYTES)
+    except MatcherError as exc:
+        raise DomainError(Kind.INVALID, exc.reason, exc.detail) from exc
+    try:
         face = svc.matcher.analyse(frame, Role.PROBE, embed=False)
     except MatcherError as exc:
         return {"code": exc.reason.code, "message_zh": exc.reason.zh, "message_en": exc.reason.en}

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 # 18 characters (17 digits and a check digit or X) or the old 15 digits. The check digit itself
@@ -18,6 +19,9 @@ RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # Stored instants are UTC; SQLite hands them back without a zone. Said so on the way out, so
 # every timestamp is an RFC 3339 date-time.
 UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
+# Only true is a request the service can carry out; false is still parsed, so that the answer
+# is the specific consent_required problem rather than a generic validation error.
+CONSENT_GIVEN: JsonDict = {"const": True}
 SessionChannel = Literal["kiosk", "phone", "counter", "home_visit"]
 
 
@@ -34,14 +38,20 @@ class ProxyIn(BaseModel):
 
 class ProxyLinkIn(LookupIn):
     relationship: str = Field(min_length=1, max_length=30)
-    consent: bool
+    consent: bool = Field(
+        description="the person agreed to be certified by this helper (false: consent_required)",
+        json_schema_extra=CONSENT_GIVEN,
+    )
 
 
 class SessionIn(LookupIn):
     channel: SessionChannel = Field(
         description="kiosk and phone for frontline keys; counter and home_visit for staff"
     )
-    consent: bool = Field(description="the person agreed to the personal-information rules")
+    consent: bool = Field(
+        description="the person agreed to the personal-information rules (false: consent_required)",
+        json_schema_extra=CONSENT_GIVEN,
+    )
     proxy_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     language: Literal["zh", "en"] = Field(
         default="zh", description="how the person reads the digits aloud: Mandarin or English"
