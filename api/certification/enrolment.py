@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from api.certification import audit, csv_files, id_numbers, register_index
@@ -54,9 +54,12 @@ def import_persons(svc: CertificationService, s: Session, text: str, actor: str)
         if id_hash in on_register:
             report.errors.append({"line": line, "error": "duplicate ID number"})
             continue
-        good.append(_person(svc, id_hash, row))
-    s.add_all(good)
-    s.flush()
+        good.append(_person_row(svc, id_hash, row))
+    # Everything above only reads. The write comes last and in bulk (executemany, no unit of
+    # work per object), because on SQLite it holds the one write lock that every other
+    # request's audit entry waits for: 100,000 rows in about a second instead of about nine.
+    if good:
+        s.execute(insert(Person), good)
     report.imported = len(good)
     report.errors.sort(key=lambda e: int(str(e["line"])))
     audit.append(s, actor, "persons_imported", count=len(good), rejected=len(report.errors))
@@ -73,17 +76,17 @@ def _registered(s: Session, hashes: list[str], chunk: int = 500) -> set[str]:
     return found
 
 
-def _person(svc: CertificationService, id_hash: str, row: dict[str, str]) -> Person:
-    return Person(
-        id_hash=id_hash,
-        id_encrypted=svc.cipher.encrypt(row["id_number"]),
-        name=row["name"].strip(),
-        phone=(row.get("phone") or "").strip(),
-        category=row["category"].strip(),
-        policy=(row.get("policy") or svc.settings.policy).strip(),
-        benefit_start=date.fromisoformat(row["benefit_start"].strip()),
-        created_at=utcnow(),
-    )
+def _person_row(svc: CertificationService, id_hash: str, row: dict[str, str]) -> dict[str, object]:
+    return {
+        "id_hash": id_hash,
+        "id_encrypted": svc.cipher.encrypt(row["id_number"]),
+        "name": row["name"].strip(),
+        "phone": (row.get("phone") or "").strip(),
+        "category": row["category"].strip(),
+        "policy": (row.get("policy") or svc.settings.policy).strip(),
+        "benefit_start": date.fromisoformat(row["benefit_start"].strip()),
+        "created_at": utcnow(),
+    }
 
 
 def row_problem(svc: CertificationService, row: dict[str, str]) -> str | None:
