@@ -16,7 +16,8 @@ from matcher import MatcherError
 from matcher.evaluation import Metrics
 
 if TYPE_CHECKING:
-    from liveness.analyse import LivenessAnalyzer
+    from liveness.analyse import LivenessAnalyzer, LivenessResult
+    from liveness.bench import BonaFide
     from liveness.challenge import Challenge
 
 
@@ -139,6 +140,26 @@ def _challenge_of(path: Path | None, blink: int, digits: str, language: str) -> 
     return Challenge("cli", blink, digits, prompts, now, now + timedelta(hours=1), language)
 
 
+def _spoof_photos(spoof_dir: Path | None) -> list[Path]:
+    """The attack photos of a spoof folder (its ``_T`` live samples are not attacks)."""
+    found = sorted(p for p in (spoof_dir.glob("*/*") if spoof_dir else []) if p.suffix in {".jpg", ".png"})
+    return [p for p in found if "_T" not in p.name]
+
+
+def _example_results(
+    analyzer: LivenessAnalyzer, items: list[BonaFide], root: Path
+) -> dict[str, LivenessResult]:
+    """Two digit clips and two blink clips, judged again for the report's EAR/MAR plot."""
+    from liveness.bench import whole_clip_challenge
+    from liveness.video import read_video
+
+    examples = {}
+    for item in [i for i in items if i.digits][:2] + [i for i in items if i.blinks][:2]:
+        clip = read_video(root / item.clip)
+        examples[Path(item.clip).name] = analyzer.analyse(clip, whole_clip_challenge(item, clip.duration_s))
+    return examples
+
+
 @app.command("bench-liveness")
 def bench_liveness(
     manifest: Annotated[
@@ -169,14 +190,7 @@ def bench_liveness(
     """Liveness evaluation: BPCER on bona fide clips, APCER per constructed attack type."""
     from api.reports.liveness import write_liveness_report
     from liveness.analyse import LivenessAnalyzer
-    from liveness.bench import (
-        error_rates,
-        read_animated,
-        read_bona_fide,
-        run_liveness_bench,
-        whole_clip_challenge,
-    )
-    from liveness.video import read_video
+    from liveness.bench import error_rates, read_animated, read_bona_fide, run_liveness_bench
 
     if not manifest.is_file():
         raise fail(f"manifest {manifest} does not exist")
@@ -184,32 +198,23 @@ def bench_liveness(
     if animated is not None and not animated.is_file():
         raise fail(f"animated manifest {animated} does not exist")
     analyzer = LivenessAnalyzer(load_matcher(preset), rendered_face_decides=rendered_face_decides)
-    spoofs = sorted(p for p in (spoof_dir.glob("*/*") if spoof_dir else []) if p.suffix in {".jpg", ".png"})
-    spoofs = [p for p in spoofs if "_T" not in p.name]  # the live samples are not attacks
-
-    progress = tqdm_progress("clips", "clip")
-
     presentations = run_liveness_bench(
         analyzer,
         items,
         root,
-        spoofs,
-        progress,
+        _spoof_photos(spoof_dir),
+        tqdm_progress("clips", "clip"),
         animated=read_animated(animated) if animated else None,
         animated_root=animated.parent if animated else None,
     )
     rates = error_rates(presentations)
     blinks = _blink_rates(analyzer, blink_labels or [], [blink_clips, root] if blink_clips else [root])
-    examples = {}
-    for item in [i for i in items if i.digits][:2] + [i for i in items if i.blinks][:2]:
-        clip = read_video(root / item.clip)
-        examples[Path(item.clip).name] = analyzer.analyse(clip, whole_clip_challenge(item, clip.duration_s))
     page = write_liveness_report(
         out,
         rates,
         blinks,
         {"manifest": str(manifest), "root": str(root)},
-        examples,
+        _example_results(analyzer, items, root),
         [p.__dict__ for p in presentations],
     )
     _print_rates(rates, blinks)

@@ -50,6 +50,7 @@ def write_liveness_report(
     examples: dict[str, LivenessResult],
     presentations: list[dict[str, object]],
 ) -> Path:
+    """metrics.json (everything), report.md and its HTML (what QA reads), series.png."""
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -67,11 +68,23 @@ def write_liveness_report(
     )
     if examples:
         plot_series(examples, out_dir / "series.png")
-    bona = rates["bona_fide"]
     lines = [
         "# Liveness benchmark (ISO/IEC 30107-3 vocabulary)",
         "",
         f"{meta['date']} · {meta['machine']} · bona fide list `{meta['manifest']}`",
+        *_bona_fide_section(rates["bona_fide"]),
+        *_attack_section(rates["apcer"]),
+    ]
+    for name, stats in blinks.items():
+        lines += _blink_section(name, stats)
+    lines += ["", "![EAR and MAR](series.png)", ""]
+    md = "\n".join(lines)
+    (out_dir / "report.md").write_text(md, encoding="utf-8")
+    return write_html_report(out_dir, "lifecert liveness benchmark", md)
+
+
+def _bona_fide_section(bona: Metrics) -> list[str]:
+    lines = [
         "",
         "## Bona fide",
         "",
@@ -83,38 +96,42 @@ def write_liveness_report(
     lines.append(
         f"\nIf the rendered-face model decided: BPCER {100 * bona['bpcer_if_rendered_face_decides']:.1f} %"
     )
-    lines += [
+    return lines
+
+
+def _attack_section(apcer: Metrics) -> list[str]:
+    lines = [
         "",
         "## Attacks",
         "",
         "| attack type | presentations | accepted | APCER | APCER if rendered_face decided | per generator |",
         "|---|---|---|---|---|---|",
     ]
-    for kind, v in rates["apcer"].items():
+    for kind, v in apcer.items():
         gens = ", ".join(f"{g} {n}" for g, n in v.get("per_generator", {}).items())
         lines.append(
             f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % "
             f"| {100 * v['apcer_if_rendered_face_decides']:.1f} % | {gens} |"
         )
-    for kind, v in rates["apcer"].items():
+    for kind, v in apcer.items():
         if v["accepted_sources"]:
             lines.append(f"\nAccepted `{kind}`: " + ", ".join(f"`{s}`" for s in v["accepted_sources"]))
-    for name, stats in blinks.items():
-        lines += [
-            "",
-            f"## Blinks against hand labels: `{name}`",
-            "",
-            f"{stats['labelled_blinks']} labelled blinks ({stats['labelled_sure']} sure) "
-            f"in {stats['clips']} clips: "
-            f"recall {100 * stats['recall_all']:.0f} % (sure only {100 * stats['recall_sure']:.0f} %), "
-            f"precision {100 * stats['precision']:.0f} % of {stats['detections']} detections.",
-            "",
-            "| clip | labelled | detected | false detections |",
-            "|---|---|---|---|",
-        ]
-        for clip, v in stats["per_clip"].items():
-            lines.append(f"| {clip} | {v['labelled']} | {v['detected']} | {v['false_detections']} |")
-    lines += ["", "![EAR and MAR](series.png)", ""]
-    md = "\n".join(lines)
-    (out_dir / "report.md").write_text(md, encoding="utf-8")
-    return write_html_report(out_dir, "lifecert liveness benchmark", md)
+    return lines
+
+
+def _blink_section(name: str, stats: Metrics) -> list[str]:
+    lines = [
+        "",
+        f"## Blinks against hand labels: `{name}`",
+        "",
+        f"{stats['labelled_blinks']} labelled blinks ({stats['labelled_sure']} sure) "
+        f"in {stats['clips']} clips: "
+        f"recall {100 * stats['recall_all']:.0f} % (sure only {100 * stats['recall_sure']:.0f} %), "
+        f"precision {100 * stats['precision']:.0f} % of {stats['detections']} detections.",
+        "",
+        "| clip | labelled | detected | false detections |",
+        "|---|---|---|---|",
+    ]
+    for clip, v in stats["per_clip"].items():
+        lines.append(f"| {clip} | {v['labelled']} | {v['detected']} | {v['false_detections']} |")
+    return lines
