@@ -36,7 +36,7 @@ def two_workers(
     env = {**os.environ, "LIFECERT_HOME": str(home)}
     (home / "models").symlink_to(store.model_dir)  # the installed weights, not a copy
     keys = {}
-    for role in ("kiosk", "staff"):
+    for role in ("kiosk", "staff", "app"):
         out = subprocess.run(
             [LIFECERT, "clients", "add", f"w-{role}", "--role", role],
             env=env,
@@ -116,3 +116,34 @@ def test_a_session_is_used_once_across_two_workers(two_workers: tuple[str, dict[
     with ThreadPoolExecutor(6) as pool:
         codes = sorted(pool.map(upload, range(6)))
     assert codes == [200, 409, 409, 409, 409, 409]
+
+
+def test_a_lockout_holds_across_two_workers(two_workers: tuple[str, dict[str, str]]) -> None:
+    """Five failed attempts in a row, answered by whichever worker: the sixth session is
+    refused for 30 minutes, because the failures are counted in the database."""
+    base, keys = two_workers
+    staff, app = {"X-API-Key": keys["staff"]}, {"X-API-Key": keys["app"]}
+    idn = random_id_number()
+    unreadable = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000
+    body = {"id_number": idn, "name": "锁定", "channel": "phone", "consent": True}
+    # A new connection for every request, so the kernel hands them to either worker.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base, timeout=60, limits=fresh) as http:
+        text = f"id_number,name,category,benefit_start\n{idn},锁定,retiree,2025-01-01\n"
+        http.post("/v1/persons/import", headers=staff, files={"file": ("p.csv", text)}).raise_for_status()
+        pid = http.post("/v1/persons/search", headers=staff, json={"q": idn}).json()[0]["person_id"]
+        photo = (DATA / "faces/deepface/img1.jpg").read_bytes()
+        http.post(
+            f"/v1/persons/{pid}/id-photo", headers=staff, files={"photo": ("p.jpg", photo)}
+        ).raise_for_status()
+        for _ in range(5):
+            session = http.post("/v1/sessions", headers=app, json=body)
+            assert session.status_code == 200, session.text
+            files = {"video": ("c.mp4", unreadable, "video/mp4")}
+            answer = http.post(
+                f"/v1/sessions/{session.json()['session_id']}/response", headers=app, files=files
+            )
+            assert answer.status_code == 200 and answer.json()["outcome"] == "failed", answer.text
+        locked = http.post("/v1/sessions", headers=app, json=body)
+    assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts", locked.text
+    assert int(locked.headers["Retry-After"]) > 25 * 60
