@@ -43,6 +43,11 @@ class SessionIn(LookupIn):
     )
     consent: bool = Field(description="the person agreed to the personal-information rules")
     proxy_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    capture: Literal["upload", "live"] = Field(
+        default="upload",
+        description="upload: the challenge is returned and the clip posted to …/response; "
+        "live: nothing of the challenge is returned, the camera streams to …/live (WebSocket)",
+    )
 
 
 class SearchIn(BaseModel):
@@ -107,6 +112,10 @@ class SessionOut(BaseModel):
     expires_at: str
     language: str
     turns: list[str] = Field(default=[], description="head turns asked for, in prompt order: left / right")
+    capture: str = "upload"
+    live_path: str | None = Field(
+        default=None, description="live sessions: the WebSocket path the camera streams to"
+    )
 
 
 class OutcomeOut(BaseModel):
