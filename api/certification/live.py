@@ -30,9 +30,9 @@ from api.certification import judging
 from api.certification.errors import INVALID, DomainError, Kind
 from liveness import online
 from liveness.challenge import PAUSE_S, Challenge, Prompt
-from liveness.tracking import FrameMeasure, Track
+from liveness.tracking import FaceTracker, FrameMeasure, Track
 from liveness.video import AUDIO_RATE, BAD_SIZE, MAX_ANALYSED_FPS, MIN_SIDE, Clip
-from matcher import MatcherError, decode_image
+from matcher import FaceMatcher, MatcherError, decode_image
 from matcher.errors import Reason
 from matcher.templates import Reference
 
@@ -61,7 +61,7 @@ ADVICE: dict[str, tuple[str, str]] = {
     "several_faces": ("画面中只能有一个人", "One face only, please"),
     "face_too_small": ("请靠近一些", "Move closer"),
     "face_turned": ("请正对镜头", "Face the camera"),
-    "ok": ("位置合适，请保持", "Good position: hold still"),
+    "ok": ("位置合适，请保持不动", "Good position: hold still"),
 }
 
 Event = dict[str, object]
@@ -99,17 +99,19 @@ class RandomPauses:
         return self._rng.uniform(*PAUSE_S)
 
 
+class Tracker(Protocol):
+    def step(self, image: np.ndarray, index: int, t: float) -> FrameMeasure: ...
+
+
 @dataclass
 class LiveSetup:
-    """What the service runs live captures with; tests swap the clock and the planner."""
+    """What the service runs live captures with; tests and the kiosk benchmark swap the clock,
+    the planner and (to watch the frames go by) the tracker."""
 
     clock: Callable[[], float] = time.monotonic
     planner: PromptPlanner = field(default_factory=RandomPauses)
     limits: LiveLimits = field(default_factory=LiveLimits)
-
-
-class Tracker(Protocol):
-    def step(self, image: np.ndarray, index: int, t: float) -> FrameMeasure: ...
+    tracker: Callable[[FaceMatcher], Tracker] = FaceTracker
 
 
 class Phase(StrEnum):

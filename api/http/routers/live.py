@@ -48,7 +48,6 @@ from api.http.problems import INTERNAL, STATUS, problem_body
 from api.http.routers.certification import _record
 from api.http.views import outcome_view
 from liveness.challenge import Challenge
-from liveness.tracking import FaceTracker
 from matcher.errors import Reason
 
 router = APIRouter(tags=["certification"])
@@ -121,7 +120,9 @@ async def _capture(
     websocket: WebSocket, service: CertificationService, session_id: str, client: Client
 ) -> None:
     cs, refs = await run_in_threadpool(_claim, service, session_id, client)
-    capture = LiveCapture(Challenge.from_dict(cs.challenge), FaceTracker(service.matcher), service.live)
+    capture = LiveCapture(
+        Challenge.from_dict(cs.challenge), service.live.tracker(service.matcher), service.live
+    )
     try:
         limits = service.live.limits
         await websocket.send_json(
