@@ -58,7 +58,7 @@ class OraclePlanner:
     at: dict[str, list[float]]
     asked: dict[str, int] = field(default_factory=dict)
 
-    def pause_s(self, action: str, now_s: float) -> float:
+    def pause_s(self, challenge: Any, action: str, now_s: float) -> float:
         k = self.asked.get(action, 0)
         self.asked[action] = k + 1
         return max(0.0, self.at[action][k] - now_s)
@@ -419,3 +419,53 @@ def test_sound_is_laid_end_to_end_and_never_runs_ahead_of_receipt() -> None:
     assert capture._audio_samples == 4 * 16000
     with pytest.raises(DomainError):
         capture.audio(b"\1\2\3", 104.1)  # not 16-bit samples
+
+
+def test_time_spent_lining_up_is_advice_not_part_of_the_judgement(tc: TestClient, clip: Clip) -> None:
+    """2.4 s with no face in view (the person finding the camera), then the clip: the advice
+    says so, and the verdict is judged from the moment the face was steady (judged whole, the
+    face would be tracked in only 71 % of the frames and ``face_present`` would fail)."""
+    blank = np.full_like(clip.frames[0], 128)
+    lead = 60
+    period = 0.04
+    late = Clip(
+        [blank] * lead + clip.frames,
+        np.concatenate([np.arange(lead) * period, clip.times + lead * period]),
+        np.concatenate([np.zeros(round(lead * period * 16000), np.float32), clip.audio])
+        if clip.audio is not None
+        else None,
+    )
+    clock = FakeClock()
+    use(tc, clock, OraclePlanner({"blink": [5.0 + lead * period]}))
+    idn = enrol(tc, "直播辛", clip)
+    opened = open_live(tc, idn, "直播辛")
+    with tc.websocket_connect(opened["live_path"]) as ws:
+        assert hello(ws, tc)["type"] == "ready"
+        events = stream(ws, clock, late)
+    advice = [e["code"] for e in events if e["type"] == "advice"]
+    assert advice[:2] == ["no_face", "ok"], advice
+    assert events[-1]["type"] == "verdict", events[-1]
+    with tc.service.db.transaction() as s:  # type: ignore[attr-defined]
+        attempt = s.execute(select(Attempt).where(Attempt.session_id == opened["session_id"])).scalar_one()
+        # Passed (the outcome may be a review: the same face passed for another test person).
+        assert attempt.liveness_passed, attempt.reasons
+        present = next(c for c in attempt.evidence["checks"] if c["name"] == "face_present")
+    assert present["evidence"]["tracked_fraction"] >= 0.99
+
+
+def test_a_reading_begun_before_its_prompt_fails_with_evidence_that_can_be_stored() -> None:
+    """Found by the live benchmark: a reading that began before its prompt made the check's
+    verdict a numpy bool, and the attempt's JSON evidence could not be written."""
+    from liveness.analyse import LivenessAnalyzer
+    from liveness.challenge import Prompt
+
+    times = np.arange(100) * 0.04
+    mar = 0.05 + 0.3 * np.clip(np.sin(2 * np.pi * 2.5 * (times - 0.9)), 0, None) * (times >= 0.9)
+    base = FixedWindowChallenges().issue()
+    challenge = replace(base, digits="3816", blinks=0, prompts=(Prompt("digits", 1.0, 3.0),))
+    checks = LivenessAnalyzer._digits(
+        object.__new__(LivenessAnalyzer), mar, times, np.arange(100), Clip([], times, None), challenge
+    )
+    read = checks[0].as_dict()
+    assert read["passed"] is False and read["evidence"]["cycles_in_window"] >= 2
+    json.dumps(read)

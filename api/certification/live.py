@@ -79,13 +79,15 @@ class LiveLimits:
     # done before a prompt to after it (the reaction rules ask 0.15-0.2 s on top).
     clock_tolerance_s: float = 0.25
     steady_frames: int = 8  # frames in a row with good advice before the first prompt
-    tail_s: float = 0.3  # kept after the last confirmation, so the action ends inside the clip
+    tail_s: float = 0.2  # kept after the last confirmation, so the action ends inside the clip
 
 
 class PromptPlanner(Protocol):
-    """When the next prompt appears: the pause after the face is steady (or an action done)."""
+    """When the next prompt appears: the pause after the face is steady (or an action done).
+    Given the challenge so that an oracle (tests, the kiosk benchmark) can time a recorded
+    clip to it; the service's planner ignores it."""
 
-    def pause_s(self, action: str, now_s: float) -> float: ...
+    def pause_s(self, challenge: Challenge, action: str, now_s: float) -> float: ...
 
 
 @dataclass
@@ -95,7 +97,7 @@ class RandomPauses:
 
     _rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
 
-    def pause_s(self, action: str, now_s: float) -> float:
+    def pause_s(self, challenge: Challenge, action: str, now_s: float) -> float:
         return self._rng.uniform(*PAUSE_S)
 
 
@@ -171,6 +173,7 @@ class LiveCapture:
         self._current = 0  # index into steps
         self._next_prompt_s = 0.0
         self._tail_until_s = 0.0
+        self._judged_from = 0  # the first frame of the steady run that started the challenge
 
     # -- what arrives -------------------------------------------------------------------------
     def stamp(self, received_s: float, client_s: float | None) -> float:
@@ -255,6 +258,7 @@ class LiveCapture:
                 zh, en = ADVICE[code]
                 events.append({"type": "advice", "code": code, "message_zh": zh, "message_en": en})
             if self._steady >= self.limits.steady_frames:
+                self._judged_from = len(self.measures) - self._steady
                 self._schedule(m.t)
         elif self.phase is Phase.WAITING and m.t >= self._next_prompt_s:
             events.append(self._prompt())
@@ -266,7 +270,7 @@ class LiveCapture:
 
     def _schedule(self, now_s: float) -> None:
         step = self.steps[self._current]
-        self._next_prompt_s = now_s + self.setup.planner.pause_s(step.action, now_s)
+        self._next_prompt_s = now_s + self.setup.planner.pause_s(self.challenge, step.action, now_s)
         self.phase = Phase.WAITING
 
     def _prompt(self) -> Event:
@@ -321,28 +325,32 @@ class LiveCapture:
         return []
 
     # -- what is judged -----------------------------------------------------------------------
-    def prompted_challenge(self) -> Challenge:
+    def judged(self) -> tuple[Challenge, Clip, Track]:
+        """What the verdict is given: the capture from the first frame of the steady run that
+        started the challenge (lining up is advice, as the upload's recording starts after its
+        countdown: a person who took a while to find the camera must not fail ``face_present``),
+        on a time line starting there, with the challenge's prompts on the same time line."""
+        first = self._judged_from
+        t0 = self.measures[first].t if self.measures else 0.0
+        measures = [replace(m, index=m.index - first, t=m.t - t0) for m in self.measures[first:]]
+        times = np.array([m.t for m in measures], dtype=np.float64)
+        audio = np.concatenate(self._audio)[round(t0 * AUDIO_RATE) :] if self._audio else None
+        clip = Clip(self.frames[first:], times, audio, source="live")
+        return self._prompted(t0), clip, Track(measures, self._tracker_timings())
+
+    def _prompted(self, t0: float) -> Challenge:
         """The session's challenge with each prompt at the moment it was last shown, until it
         was seen or its window closed. An action never prompted (the capture ended on an earlier
         miss) keeps an empty window at the end, so its check fails too instead of vanishing."""
-        end = self.measures[-1].t if self.measures else 0.0
-        prompts = tuple(
-            Prompt(s.action, round(s.windows[-1][0], 3), round(s.windows[-1][1], 3))
-            if s.windows
-            else Prompt(s.action, round(end, 3), round(end, 3))
-            for s in self.steps
-        )
-        return replace(self.challenge, prompts=prompts)
+        end = self.measures[-1].t if self.measures else t0
 
-    def clip(self) -> Clip:
-        times = np.array([m.t for m in self.measures], dtype=np.float64)
-        audio = np.concatenate(self._audio) if self._audio else None
-        return Clip(self.frames, times, audio, source="live")
+        def window(s: Step) -> Prompt:
+            a, b = s.windows[-1] if s.windows else (end, end)
+            return Prompt(s.action, round(a - t0, 3), round(b - t0, 3))
 
-    def track(self) -> Track:
-        return Track(list(self.measures), self.tracker_timings())
+        return replace(self.challenge, prompts=tuple(window(s) for s in self.steps))
 
-    def tracker_timings(self) -> dict[str, float]:
+    def _tracker_timings(self) -> dict[str, float]:
         timings = getattr(self.tracker, "timings_ms", None)
         return timings() if callable(timings) else {}
 
@@ -352,7 +360,6 @@ def judge(svc: CertificationService, capture: LiveCapture, references: list[Refe
     per-frame measures taken while it arrived."""
     if not capture.measures:
         raise DomainError(Kind.INVALID, INVALID, "no frame was received")
+    challenge, clip, track = capture.judged()
     with svc.analysis_slots:
-        return judging.judge_frames(
-            svc, capture.prompted_challenge(), capture.clip(), references, track=capture.track()
-        )
+        return judging.judge_frames(svc, challenge, clip, references, track=track)

@@ -11,7 +11,7 @@ const CONFIG = Object.assign({
   // The live, guided capture (api/http/routers/live.py): the camera streams to the service,
   // which prompts and confirms. Off by default for now (see README): true turns it on where
   // the browser can do it; the recorded upload stays the fallback.
-  live: false, liveFps: 25, liveWidth: 640, liveInFlight: 4,
+  live: false, liveFps: 25, liveWidth: 640, liveInFlight: 6,
 }, window.lifecertConfig || {});
 const state = { lang: "zh", key: null, deviceKey: null, role: null, deviceRole: null, staffMode: false, elder: false,
                 person: null, idNumber: "", name: "", proxyId: null, savedProxy: null, failures: 0, failuresFor: "",
@@ -714,8 +714,10 @@ function captureLive(run, clicked, channel) {
       audio = { ctx, src, proc };
     };
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", key: state.key }));
+    const events = [];  // what the service said and when, for the benchmark
     ws.onmessage = (m) => {
       const e = JSON.parse(m.data);
+      if (e.type !== "measured") events.push([e.type, e.action || e.code || "", Math.round(performance.now() - clicked)]);
       if (e.type === "ready") {
         document.body.dataset.phase = "recording";
         put($("prompt"), "请按屏幕提示，一步一步做", "Follow the prompts on the screen, one step at a time.");
@@ -728,7 +730,6 @@ function captureLive(run, clicked, channel) {
         if (e.code === "ok") advise("ok", PREVIEW_MESSAGES.hold, "advice_hold");
         else advise(e.code, PREVIEW_MESSAGES[e.code] || [e.message_zh, e.message_en]);
       } else if (e.type === "prompt") {
-        document.body.dataset.phase = "prompt";
         showAction(e);
       } else if (e.type === "ok") {
         lastOk = performance.now();
@@ -743,7 +744,7 @@ function captureLive(run, clicked, channel) {
       } else if (e.type === "verdict") {
         const answered = performance.now();
         window.lifecertTimings = { live: true, plan_ms: 0, capture_ms: judging - clicked,
-          request_ms: answered - (lastOk || judging), analysis_ms: e.analysis_ms, total_ms: answered - clicked, video_bytes: bytes };
+          request_ms: answered - (lastOk || judging), analysis_ms: e.analysis_ms, total_ms: answered - clicked, video_bytes: bytes, frames: sent, events };
         finish(resolve, e);
       } else if (e.type === "error") {
         finish(reject, new ServiceError(e.problem));
