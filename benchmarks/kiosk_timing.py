@@ -15,16 +15,16 @@ time, and the same helper the next time from the saved list.
 
 ``--live`` measures the live, guided capture instead (issue 14; the page with
 ``lifecertConfig.live``): (1) blink-only challenges fitted to the looping d0 clip, as above,
-with the service's own random prompt pauses; (2) the service's real challenge (blink once or
-twice and 4-6 digits, random order) with an ORACLE-timed clip: the fake camera loops d12 (a
-man talking, three blinks) and the fake microphone plays its sound, and the prompt planner
-knows where the loop is (each measured frame is matched to the clip's frames) and prompts each
-action just before the clip does it (blinks 0.3-0.8 s after the prompt; the digits when as many
-mouth cycles as digits follow, then a pause). A person reacts to a prompt; a clip cannot, so
-the prompt waits for the clip: the pauses the oracle chose are reported beside the times (the
-service's own pauses are 0.6-2.0 s, mean 1.3 s). The clip talks before the digits prompt too,
-so its verdict is expected to fail (read_digits counts cycles before the prompt); the times
-are what is measured.
+with the service's own random prompt pauses; (2) the service's real challenge (one blink and 4-6
+digits, random order; OneBlink says why not two) with an ORACLE-timed clip: the fake camera
+loops d12 (a man talking, three blinks), the fake microphone plays its sound, and the prompt
+planner knows where the loop is (each measured frame is matched to the clip's frames) and
+prompts each action just before the clip does it (blinks 0.3-0.8 s after the prompt; the digits
+when as many mouth cycles as digits follow, then a pause). A person reacts to a prompt; a clip
+cannot, so the prompt waits for the clip: the pauses the oracle chose are reported beside the
+times (the service's own pauses are 0.6-2.0 s, mean 1.3 s). The clip talks before the digits
+prompt too, so its verdict is expected to fail (read_digits counts cycles before the prompt);
+the times are what is measured.
 
     python benchmarks/kiosk_timing.py --live --runs 3
 """
@@ -176,6 +176,13 @@ class LoopOracle:
         return 1.3
 
 
+class OneBlink(ChallengeFactory):
+    """``ChallengeFactory.issue`` (blink and 4-6 digits in random order) with one blink."""
+
+    def issue(self, **_kw: object) -> Challenge:
+        return super().issue(blinks=1)
+
+
 def live_runs(
     server, pw, camera: Path, frames, runs: int, tag: str, extra: tuple[str, ...] = ()
 ) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -190,7 +197,9 @@ def live_runs(
         tally = {"taps": 0, "keys": 0}
         text = kb.run_flow(page, server, idn, name, f"timing-live-{tag}-{i}", tally=tally)
         row = page.evaluate("window.lifecertTimings") | tally
-        row["passed"] = "认证成功" in text
+        # A review (the same face enrolled under several bench names: look-alike screening)
+        # passed liveness and the match like a pass.
+        row["outcome"] = "passed" if "认证成功" in text else "review" if "审核" in text else "failed"
         rows.append(row)
         browser.close()
     return rows
@@ -214,7 +223,11 @@ def live_main(args: argparse.Namespace, work: Path) -> dict:
     with kb.running_server(work, matcher) as server, kb.playwright_api.sync_playwright() as pw:
         service = server.app.state.service  # type: ignore[attr-defined]
         blink_rows = live_runs(server, pw, loop_camera, frames, args.runs, "直播眨眼")
-        service.challenges = ChallengeFactory(ttl_s=120)  # the service's real challenge
+        # The service's real challenge, with one blink: at the ~20 fps the page reaches on this
+        # host the live tracker misses d12's shallow blink (3.7 s), and its other two are 3.8 s
+        # apart, so two blinks in the 4 s window cannot be lined up (both such runs of a first
+        # measurement ended "missed" twice; BENCHMARKS.md).
+        service.challenges = OneBlink(ttl_s=120)
         service.live = LiveSetup(planner=oracle, tracker=oracle.tracker)
         real_rows = live_runs(
             server,
@@ -228,7 +241,8 @@ def live_main(args: argparse.Namespace, work: Path) -> dict:
     for label, rows in (("blink_only_loop_fitted", blink_rows), ("real_challenge_oracle_timed", real_rows)):
         keys = ["capture_ms", "request_ms", "analysis_ms", "total_ms", "video_bytes"]
         out[label] = {k: statistics.median(r[k] for r in rows) for k in keys}
-        out[label]["passed"] = sum(r["passed"] for r in rows)
+        out[label]["outcomes"] = [r["outcome"] for r in rows]
+        out[label]["fps_sent"] = statistics.median(r["frames"] / (r["capture_ms"] / 1000) for r in rows)
         out[label]["runs"] = len(rows)
         out[label]["taps_keys"] = {"taps": rows[0]["taps"], "keys": rows[0]["keys"]}
         out[label]["all"] = rows

@@ -6,16 +6,15 @@ blinks are (d12: blinks begin at 1.92 s, 3.72 s and 5.44 s by the service's own 
 challenge is blink-only (``FixedWindowChallenges``, 1.5 s window) and the service's clock is a
 fake one that the test moves to each frame's time before sending it. Everything else is the
 real service: the socket, the claim, the tracking as frames arrive, the full judgement and
-the recording. The test waits for each frame's ``measured`` answer before the next, so the
-prompt moments are deterministic.
+the recording, on SQLite and on PostgreSQL (tests/test_api.py's service). The test waits for
+each frame's ``measured`` answer before the next, so the prompt moments are deterministic. One
+test uses the service's real challenge, with one blink, to show where the digits appear.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,14 +28,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.certification.errors import DomainError
 from api.certification.live import LiveCapture, LiveLimits, LiveSetup
-from api.certification.settings import load_settings
 from api.certification.storage.schema import Attempt, AuditEntry, Certification, ChallengeSession
-from api.demo import ensure_client
-from api.http.app import create_app
 from liveness.challenge import ChallengeFactory, FixedWindowChallenges
 from liveness.video import Clip, read_video
-from matcher import FaceMatcher
 from tests.conftest import DATA, random_id_number
+from tests.test_api import client  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.needs_data
 D12 = DATA / "videos/talking/liveportrait_driving_d12.mp4"
@@ -64,31 +60,20 @@ class OraclePlanner:
         return max(0.0, self.at[action][k] - now_s)
 
 
+class OneBlink(ChallengeFactory):
+    def issue(self, **_kw: object) -> Any:
+        return super().issue(blinks=1)
+
+
 @pytest.fixture(scope="module")
 def clip() -> Clip:
     return read_video(D12)
 
 
 @pytest.fixture(scope="module")
-def tc(tmp_path_factory: pytest.TempPathFactory, matcher: FaceMatcher) -> Iterator[TestClient]:
-    home = tmp_path_factory.mktemp("live-home")
-    previous = os.environ.get("LIFECERT_HOME")
-    os.environ["LIFECERT_HOME"] = str(home)
-    try:
-        settings = load_settings(database_url=f"sqlite:///{home / 'live.db'}")
-        app = create_app(replace(settings, rate_per_minute=10_000), matcher)
-        service = app.state.service
-        keys = {r: ensure_client(service, f"live-{r}", r) for r in ("kiosk", "app", "staff", "admin")}
-        with TestClient(app) as client:
-            client.keys = keys  # type: ignore[attr-defined]
-            client.service = service  # type: ignore[attr-defined]
-            yield client
-        app.state.db.engine.dispose()
-    finally:
-        if previous is None:
-            os.environ.pop("LIFECERT_HOME", None)
-        else:
-            os.environ["LIFECERT_HOME"] = previous
+def tc(client: TestClient) -> TestClient:  # noqa: F811 (the fixture imported above)
+    """The service of tests/test_api.py, on SQLite and on a real PostgreSQL server."""
+    return client
 
 
 def use(tc: TestClient, clock: FakeClock, planner: Any, challenges: Any = None) -> None:
@@ -238,11 +223,13 @@ def test_a_recorded_clip_that_does_not_follow_the_prompts_fails(tc: TestClient, 
 def test_the_digits_appear_only_in_their_prompt_and_a_cancel_after_it_spends_the_session(
     tc: TestClient, clip: Clip
 ) -> None:
-    """The service's real challenge (blink and digits, random order): the session's answer
+    """The service's real challenge (blink and digits, random order; one blink, so that the
+    clip's blink at 1.92 s answers it in either order and the digits prompt always comes): the
+    session's answer
     and every message before the digits prompt carry no digits. Cancelling after a prompt
     records no attempt, audits the abandonment and leaves the session used."""
     clock = FakeClock()
-    use(tc, clock, OraclePlanner({"blink": [0.5, 0.5], "digits": [0.5, 0.5]}), ChallengeFactory(ttl_s=120))
+    use(tc, clock, OraclePlanner({"blink": [0.5, 0.5], "digits": [0.5, 0.5]}), OneBlink(ttl_s=120))
     idn = enrol(tc, "直播丙", clip)
     opened = open_live(tc, idn, "直播丙")
     assert opened["digits"] == "" and opened["blinks"] == 0 and opened["prompts"] == []

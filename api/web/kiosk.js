@@ -11,7 +11,7 @@ const CONFIG = Object.assign({
   // The live, guided capture (api/http/routers/live.py): the camera streams to the service,
   // which prompts and confirms. Off by default for now (see README): true turns it on where
   // the browser can do it; the recorded upload stays the fallback.
-  live: false, liveFps: 25, liveWidth: 640, liveInFlight: 6,
+  live: false, liveFps: 25, liveWidth: 640, liveInFlight: 10,
 }, window.lifecertConfig || {});
 const state = { lang: "zh", key: null, deviceKey: null, role: null, deviceRole: null, staffMode: false, elder: false,
                 person: null, idNumber: "", name: "", proxyId: null, savedProxy: null, failures: 0, failuresFor: "",
@@ -736,6 +736,7 @@ function captureLive(run, clicked, channel) {
         $("digits").hidden = true;
         put($("prompt"), "✓ 好的", "✓ OK"); say("confirmed", t("好的", "OK"));
       } else if (e.type === "missed") {
+        lastOk = null;  // the capture now ends on this miss, or on the next action's ok
         $("digits").hidden = true;
         if (!e.final) { put($("prompt"), "没看到，请再做一次", "Not seen: once more, please."); say("again", t("没看到，请再做一次", "Not seen: once more, please.")); }
       } else if (e.type === "judging") {
@@ -743,6 +744,7 @@ function captureLive(run, clicked, channel) {
         captureControls(false); stopCamera(); show("upload"); wipe($("upload-slow"));
       } else if (e.type === "verdict") {
         const answered = performance.now();
+        // request_ms: from the last action seen (or the final miss) to the verdict.
         window.lifecertTimings = { live: true, plan_ms: 0, capture_ms: judging - clicked,
           request_ms: answered - (lastOk || judging), analysis_ms: e.analysis_ms, total_ms: answered - clicked, video_bytes: bytes, frames: sent, events };
         finish(resolve, e);

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -138,7 +139,10 @@ async def _capture(
         judged = await run_in_threadpool(judge, service, capture, refs)
         result = await run_in_threadpool(_record, service, cs, judged, client)
     except BaseException:
-        await run_in_threadpool(_abandon, service, cs, client, capture.revealed)
+        # Shielded: a cancelled task (the client gone, the server stopping) must still leave
+        # the session as documented before it ends.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_abandon, service, cs, client, capture.revealed)
         raise
     await websocket.send_json({"type": "verdict", **outcome_view(result, client).model_dump(mode="json")})
     await websocket.close(1000)
