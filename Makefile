@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk clean
+.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk bench-kiosk-live clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -124,3 +124,6 @@ bench-load-cluster: models postgres
 	$(PY) benchmarks/load_cluster.py $(DATA) --phones 200 --hosts 2 --workers 2
 bench-kiosk: models browser
 	$(PY) benchmarks/kiosk_timing.py --runs 3
+
+bench-kiosk-live: models browser
+	$(PY) benchmarks/kiosk_timing.py --live --runs 3

@@ -43,6 +43,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "turn_left": ("请向左转头", "Please turn your head to your left."),
     "turn_right": ("请向右转头", "Please turn your head to your right."),
     "plan_steps": ("请按屏幕提示，一步一步做", "Follow the prompts on the screen, one step at a time."),
+    # The live capture (api/certification/live.py): an action seen, an action missed.
+    "confirmed": ("好的", "OK"),
+    "again": ("没看到，请再做一次", "Not seen: once more, please."),
+    "advice_hold": ("位置合适，请保持不动", "Good position: hold still"),
     "passed": ("认证成功", "Certification passed."),
     "failed": ("认证未通过，请看屏幕", "Not passed. Please read the screen."),
     "failed_title": ("认证未通过", "Not certified this time"),

@@ -269,7 +269,8 @@ class LivenessAnalyzer:
         early = int(np.sum(peaks < start + SPEECH_REACTION_S)) if window and start > 0 else 0
         lo, hi = expected_syllables(ch.digits, ch.language)
         count_ok = lo - COUNT_TOLERANCE <= inside.size <= hi + COUNT_TOLERANCE
-        onset_ok = inside.size == 0 or inside[0] >= start + (SPEECH_REACTION_S if start > 0 else 0.0)
+        # bool(): a numpy bool would reach the attempt's JSON evidence and fail its write.
+        onset_ok = inside.size == 0 or bool(inside[0] >= start + (SPEECH_REACTION_S if start > 0 else 0.0))
         ok = count_ok and onset_ok and early <= MAX_EARLY_CYCLES
         out = [
             C.CheckResult(

@@ -143,8 +143,9 @@ def photo_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return to_y4m(still.frames, tmp_path_factory.mktemp("cam") / "photo.y4m")
 
 
-def launch(pw, camera: Path):  # type: ignore[no-untyped-def]
-    """Debian's Chromium, the clip as its camera, no network but the loopback."""
+def launch(pw, camera: Path, extra: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """Debian's Chromium, the clip as its camera, no network but the loopback. ``extra``:
+    more switches (the kiosk benchmark gives the fake microphone a clip's sound)."""
     return pw.chromium.launch(
         executable_path=CHROMIUM,
         args=[
@@ -160,6 +161,7 @@ def launch(pw, camera: Path):  # type: ignore[no-untyped-def]
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
+            *extra,
         ],
     )
 

@@ -143,3 +143,8 @@ CHANNEL_NOT_ALLOWED = Reason(
     "This device cannot open a certification on that channel.",
     "该终端不能以此方式发起认证。",
 )
+CAPTURE_MISMATCH = Reason(
+    "session_capture_mismatch",
+    "This session was opened for the other way of capturing (live or upload): start again.",
+    "该认证会话的采集方式不符，请重新开始。",
+)

@@ -14,7 +14,8 @@ import numpy as np
 
 from liveness.analyse import LivenessResult
 from liveness.challenge import Challenge
-from liveness.video import read_video
+from liveness.tracking import Track
+from liveness.video import Clip, read_video
 from matcher import MatcherError
 from matcher.errors import Reason
 from matcher.templates import Reference, compare_references
@@ -49,8 +50,21 @@ def judge_clip(
             clip = read_video(Path(tmp.name))
         except MatcherError as exc:
             return Judgement(liveness=None, error=exc.reason, score=None, embedding=None)
+    return judge_frames(svc, challenge, clip, references)
+
+
+def judge_frames(
+    svc: CertificationService,
+    challenge: Challenge,
+    clip: Clip,
+    references: list[Reference],
+    *,
+    track: Track | None = None,
+) -> Judgement:
+    """Liveness over decoded frames, then the best frame against the references. ``track``:
+    the per-frame measures already taken (a live capture tracks as the frames arrive)."""
     t0 = time.perf_counter()
-    result = svc.analyzer.analyse(clip, challenge)
+    result = svc.analyzer.analyse(clip, challenge, track=track)
     score: float | None = None
     best: dict[str, object] | None = None
     if result.best_embedding is not None and references:

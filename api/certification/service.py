@@ -20,6 +20,7 @@ from api.certification.clock import local_today
 from api.certification.enrolment import ImportReport
 from api.certification.errors import BUSY, DomainError, Kind
 from api.certification.judging import Judgement
+from api.certification.live import LiveSetup
 from api.certification.rules import PersonRecord, Policy
 from api.certification.security import RecordCipher, id_lookup_hash
 from api.certification.settings import Settings
@@ -54,6 +55,7 @@ class CertificationService:
         # for about a second; more at once than there are cores only adds memory and waiting.
         self.analysis_slots = threading.BoundedSemaphore(settings.max_parallel_analyses)
         self.workers: workers.WorkerPool | None = None  # set by the HTTP app when configured
+        self.live = LiveSetup()  # live captures' clock, prompt planner and limits
         # Uploads admitted at once: those being judged plus a short queue. Past that a new
         # upload is refused at once (503, retry shortly) before its session is consumed,
         # rather than waiting in an unbounded queue holding its clip in memory.

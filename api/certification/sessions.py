@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.certification import audit
 from api.certification.clock import aware, utcnow
 from api.certification.errors import (
+    CAPTURE_MISMATCH,
     CHANNEL_NOT_ALLOWED,
     CONSENT_REQUIRED,
     DECEASED,
@@ -53,6 +54,9 @@ ROLE_CHANNELS = {
     "staff": ("counter", "home_visit", "kiosk", "phone"),
     "admin": ("counter", "home_visit", "kiosk", "phone"),
 }
+# How the response arrives: a recorded clip uploaded whole, or the live capture
+# (api/certification/live.py). Kept in the stored challenge; each path claims only its own.
+CAPTURES = ("upload", "live")
 
 
 class Mode(StrEnum):
@@ -72,6 +76,7 @@ def open_session(
     consent: bool,
     proxy_id: int | None,
     language: str = "zh",
+    capture: str = "upload",
 ) -> tuple[ChallengeSession, Challenge]:
     """Who may open which session: each role its channels (counter and home visits are
     staff-assisted); a proxy must be the client's own and linked to the person."""
@@ -86,7 +91,16 @@ def open_session(
     proxy = get_proxy(s, proxy_id, client) if proxy_id is not None else None
     mode = Mode.PROXY if proxy else (Mode.ASSISTED if client.role == "staff" else Mode.SELF)
     return start_session(
-        svc, s, person, client, channel=channel, consent=consent, proxy=proxy, mode=mode, language=language
+        svc,
+        s,
+        person,
+        client,
+        channel=channel,
+        consent=consent,
+        proxy=proxy,
+        mode=mode,
+        language=language,
+        capture=capture,
     )
 
 
@@ -101,7 +115,10 @@ def start_session(
     proxy: Proxy | None = None,
     mode: Mode = Mode.SELF,
     language: str = "zh",
+    capture: str = "upload",
 ) -> tuple[ChallengeSession, Challenge]:
+    if capture not in CAPTURES:
+        raise DomainError(Kind.INVALID, INVALID, f"capture must be one of {CAPTURES}")
     if person.deceased_on is not None:
         s.add(
             Review(
@@ -126,7 +143,7 @@ def start_session(
         client_id=client.id,
         channel=channel,
         mode=str(mode),
-        challenge=challenge.to_dict(),
+        challenge={**challenge.to_dict(), "capture": capture},
         created_at=challenge.issued_at,
         expires_at=challenge.expires_at,
     )
@@ -140,12 +157,17 @@ def start_session(
 
 
 def claim_session(
-    svc: CertificationService, s: Session, session_id: str, client: Client
+    svc: CertificationService, s: Session, session_id: str, client: Client, capture: str = "upload"
 ) -> tuple[ChallengeSession, list[Reference]]:
-    """Consume the session's nonce (exactly once) and load the person's references."""
+    """Consume the session's nonce (exactly once) and load the person's references. Each
+    session is claimed only by the capture it was opened for: an upload session's digits were
+    handed out in advance, so it must never be answered through the live path, which would
+    pass it off as prompted live."""
     cs = s.get(ChallengeSession, session_id)
     if cs is None or cs.client_id != client.id:
         raise DomainError(Kind.NOT_FOUND, SESSION_UNKNOWN)
+    if cs.challenge.get("capture", "upload") != capture:
+        raise DomainError(Kind.CONFLICT, CAPTURE_MISMATCH)
     if aware(cs.expires_at) <= utcnow():
         raise DomainError(Kind.GONE, SESSION_EXPIRED)
     result = s.execute(

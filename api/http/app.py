@@ -29,12 +29,23 @@ from api.certification.workers import WorkerPool
 from api.http import problems
 from api.http.deps import authenticate
 from api.http.edge import EdgeGuard, SecurityHeaders
-from api.http.routers import audit, certification, kiosk, lists, ops, persons, proxies, registry, reviews
+from api.http.routers import (
+    audit,
+    certification,
+    kiosk,
+    lists,
+    live,
+    ops,
+    persons,
+    proxies,
+    registry,
+    reviews,
+)
 from api.http.uploads import CSV_MAX_BYTES
 from matcher import FaceMatcher
 from models import ModelStore
 
-ROUTERS = (ops, certification, proxies, persons, registry, reviews, lists, audit, kiosk)
+ROUTERS = (ops, certification, live, proxies, persons, registry, reviews, lists, audit, kiosk)
 PREVIEW_RATE_PER_MINUTE = 120
 JSON_MAX_BYTES = 64 * 1024
 

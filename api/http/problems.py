@@ -85,8 +85,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> JSONResponse:
-    body = {
+def problem_body(status: int, reason: Reason, detail: str = "", **extra: object) -> dict[str, object]:
+    """The problem details of one error (also sent over the live capture's WebSocket)."""
+    return {
         "type": f"https://lifecert.invalid/problems/{reason.code}",
         "title": reason.en,
         "status": status,
@@ -96,6 +97,10 @@ def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> J
         **({"detail": detail} if detail else {}),
         **extra,
     }
+
+
+def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> JSONResponse:
+    body = problem_body(status, reason, detail, **extra)
     retry = extra.get("retry_after_s")
     headers = {"Retry-After": str(retry)} if isinstance(retry, int) else None
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)

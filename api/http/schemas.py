@@ -56,6 +56,11 @@ class SessionIn(LookupIn):
     language: Literal["zh", "en"] = Field(
         default="zh", description="how the person reads the digits aloud: Mandarin or English"
     )
+    capture: Literal["upload", "live"] = Field(
+        default="upload",
+        description="upload: the challenge is returned and the clip posted to …/response; "
+        "live: nothing of the challenge is returned, the camera streams to …/live (WebSocket)",
+    )
 
 
 class SearchIn(BaseModel):
@@ -120,6 +125,10 @@ class SessionOut(BaseModel):
     expires_at: str
     language: str
     turns: list[str] = Field(default=[], description="head turns asked for, in prompt order: left / right")
+    capture: str = "upload"
+    live_path: str | None = Field(
+        default=None, description="live sessions: the WebSocket path the camera streams to"
+    )
 
 
 class OutcomeOut(BaseModel):

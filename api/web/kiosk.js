@@ -8,6 +8,10 @@ const CONFIG = Object.assign({
   previewMs: 900, heartbeatMs: 2000,      // live advice; "is the service still there" while recording
   uploadSlowMs: 12000, uploadTimeoutMs: 90000, slowHintMs: 8000,
   planMaxMs: 6000, lockoutBurst: 5,       // api/certification/lockouts.py PERSON_BURST
+  // The live, guided capture (api/http/routers/live.py): the camera streams to the service,
+  // which prompts and confirms. Off by default for now (see README): true turns it on where
+  // the browser can do it; the recorded upload stays the fallback.
+  live: false, liveFps: 25, liveWidth: 640, liveInFlight: 10,
 }, window.lifecertConfig || {});
 const state = { lang: "zh", key: null, deviceKey: null, role: null, deviceRole: null, staffMode: false, elder: false,
                 person: null, idNumber: "", name: "", proxyId: null, savedProxy: null, failures: 0, failuresFor: "",
@@ -358,6 +362,7 @@ $("upload-cancel").addEventListener("click", () => cancelRun("cancel"));
 
 const PREVIEW_MESSAGES = {
   ok: ["位置合适，可以开始", "Good position: you can start"],
+  hold: ["位置合适，请保持不动", "Good position: hold still"],  // the live capture: no button to press
   no_face: ["未检测到人脸，请正对镜头", "No face seen: look at the camera"],
   several_faces: ["画面中只能有一个人", "One face only, please"],
   face_too_small: ["请靠近一些", "Move closer"],
@@ -402,7 +407,7 @@ async function previewOnce() {
 function stopPreview() { if (state.previewTimer) clearInterval(state.previewTimer); state.previewTimer = null; }
 
 // The advice shows on screen, colours and fills the ring over the face guide, and is said.
-function advise(code, words) {
+function advise(code, words, spoken = `advice_${code}`) {
   const [zh, en] = code === "down" ? PREVIEW_MESSAGES.down : words;
   document.querySelector(".camera").dataset.advice = code;
   if (zh) put($("feedback"), zh, en); else wipe($("feedback"));
@@ -415,7 +420,7 @@ function advise(code, words) {
   const again = code === state.lastAdvice && (!state.elder || now - state.lastAdviceAt < 7000);
   if (again || now - state.lastAdviceAt < 2500) return;
   state.lastAdvice = code; state.lastAdviceAt = now;
-  say(`advice_${code}`, t(zh, en));
+  say(spoken, t(zh, en));
 }
 
 // ---- spoken prompts -------------------------------------------------------------------
@@ -494,6 +499,7 @@ function cancelRun(why) {
   clearInterval(run.heart); clearInterval(run.clock); clearTimeout(run.slow); clearTimeout(run.timeout);
   if (run.recorder && run.recorder.state !== "inactive") run.recorder.stop();
   if (run.upload) run.upload.abort();
+  if (run.live) run.live.stop();
   hush();
 }
 function wait(run, ms) {
@@ -532,6 +538,12 @@ async function capture() {
                 : state.role === "app" ? "phone" : "kiosk";
   let session;
   try {
+    if (CONFIG.live && liveSupported()) {
+      const result = await captureLive(run, clicked, channel);
+      state.run = null;
+      showOutcome(result);
+      return;
+    }
     session = await call("POST", "/v1/sessions", { id_number: state.idNumber, name: state.name, channel,
       consent: true, proxy_id: state.proxyId, language: state.lang });
     if (run.cancelled) throw new Cancelled(run.cancelled);
@@ -630,6 +642,124 @@ async function capture() {
   }
 }
 $("capture-start").addEventListener("click", () => { if (!state.run) capture(); });
+
+// ---- the live, guided capture ------------------------------------------------------------
+// The service sees the frames as they are taken: it advises, decides when each prompt
+// appears, confirms each action (✓ 好的) or asks once more, and answers with the verdict
+// about a second after the last action. The digits come only in their prompt.
+function liveSupported() {
+  return !!(window.WebSocket && HTMLCanvasElement.prototype.toBlob && (window.AudioContext || window.webkitAudioContext));
+}
+function showAction(p) {
+  $("digits").hidden = true;
+  if (p.action === "blink") {
+    const [key, zh, en] = p.blinks > 1 ? ["blink_2", "请眨眼两次", "Please blink twice."] : ["blink", "请眨眼", "Please blink."];
+    put($("prompt"), zh, en); say(key, t(zh, en));
+  } else if (p.action === "turn_left" || p.action === "turn_right") {
+    const [zh, en] = p.action === "turn_left" ? ["请向左转头", "Please turn your head to your left."]
+      : ["请向右转头", "Please turn your head to your right."];
+    put($("prompt"), zh, en); say(p.action, t(zh, en));
+  } else {
+    put($("prompt"), "请逐个读出下面的数字", "Read these digits aloud in Chinese, one by one");
+    $("digits").replaceChildren(...p.digits.split("").map((d) => make("span", "", d)));
+    $("digits").setAttribute("aria-label", p.digits.split("").join(" "));
+    $("digits").hidden = false;  // not spoken: the reader's voice is judged from here on
+    hush();
+  }
+}
+function captureLive(run, clicked, channel) {
+  return new Promise(async (resolve, reject) => {
+    let session;
+    try {
+      session = await call("POST", "/v1/sessions", { id_number: state.idNumber, name: state.name, channel,
+        consent: true, proxy_id: state.proxyId, language: state.lang, capture: "live" });
+    } catch (e) { reject(e); return; }
+    if (run.cancelled) { reject(new Cancelled(run.cancelled)); return; }
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${session.live_path}`);
+    ws.binaryType = "arraybuffer";
+    const v = $("video"), canvas = document.createElement("canvas");
+    let t0 = null, sent = 0, acked = 0, encoding = false, bytes = 0, timer = null, audio = null, lastOk = null, judging = null, done = false;
+    const ms = () => (t0 === null ? 0 : Math.round(performance.now() - t0));
+    const send = (kind, payload) => {
+      const out = new Uint8Array(5 + payload.byteLength);
+      out[0] = kind; new DataView(out.buffer).setUint32(1, ms(), true); out.set(new Uint8Array(payload), 5);
+      ws.send(out); bytes += out.byteLength;
+    };
+    const stop = () => {
+      clearInterval(timer);
+      if (audio) { audio.proc.disconnect(); audio.src.disconnect(); audio.ctx.close(); audio = null; }
+    };
+    const finish = (fn, value) => { if (done) return; done = true; stop(); if (ws.readyState <= 1) ws.close(); fn(value); };
+    run.live = { stop: () => { if (ws.readyState === 1) ws.send(JSON.stringify({ type: "stop" })); finish(reject, new Cancelled(run.cancelled)); } };
+    const frame = () => {
+      if (encoding || !v.videoWidth || sent - acked >= CONFIG.liveInFlight) return;
+      const scale = Math.min(1, CONFIG.liveWidth / v.videoWidth);
+      canvas.width = Math.round(v.videoWidth * scale); canvas.height = Math.round(v.videoHeight * scale);
+      canvas.getContext("2d").drawImage(v, 0, 0, canvas.width, canvas.height);
+      encoding = true;
+      canvas.toBlob(async (blob) => {
+        encoding = false;
+        if (!blob || done || ws.readyState !== 1) return;
+        if (t0 === null) t0 = performance.now();
+        send(1, await blob.arrayBuffer()); sent += 1;
+      }, "image/jpeg", 0.85);
+    };
+    const microphone = () => {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      const ctx = new Ctx({ sampleRate: 16000 });
+      const src = ctx.createMediaStreamSource(state.stream);
+      const proc = ctx.createScriptProcessor(4096, 1, 1);
+      proc.onaudioprocess = (e) => {
+        if (t0 === null || done || ws.readyState !== 1) return;
+        const f = e.inputBuffer.getChannelData(0), pcm = new Int16Array(f.length);
+        for (let i = 0; i < f.length; i++) pcm[i] = Math.max(-1, Math.min(1, f[i])) * 32767;
+        send(2, pcm.buffer);
+      };
+      src.connect(proc); proc.connect(ctx.destination);
+      audio = { ctx, src, proc };
+    };
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", key: state.key }));
+    const events = [];  // what the service said and when, for the benchmark
+    ws.onmessage = (m) => {
+      const e = JSON.parse(m.data);
+      if (e.type !== "measured") events.push([e.type, e.action || e.code || "", Math.round(performance.now() - clicked)]);
+      if (e.type === "ready") {
+        document.body.dataset.phase = "recording";
+        put($("prompt"), "请按屏幕提示，一步一步做", "Follow the prompts on the screen, one step at a time.");
+        say("plan_steps", t("请按屏幕提示，一步一步做", "Follow the prompts on the screen, one step at a time."));
+        try { microphone(); } catch (err) { /* no sound: the digits are then judged on the lips only */ }
+        timer = setInterval(frame, 1000 / CONFIG.liveFps);
+      } else if (e.type === "measured") {
+        acked += 1;
+      } else if (e.type === "advice") {
+        if (e.code === "ok") advise("ok", PREVIEW_MESSAGES.hold, "advice_hold");
+        else advise(e.code, PREVIEW_MESSAGES[e.code] || [e.message_zh, e.message_en]);
+      } else if (e.type === "prompt") {
+        showAction(e);
+      } else if (e.type === "ok") {
+        lastOk = performance.now();
+        $("digits").hidden = true;
+        put($("prompt"), "✓ 好的", "✓ OK"); say("confirmed", t("好的", "OK"));
+      } else if (e.type === "missed") {
+        lastOk = null;  // the capture now ends on this miss, or on the next action's ok
+        $("digits").hidden = true;
+        if (!e.final) { put($("prompt"), "没看到，请再做一次", "Not seen: once more, please."); say("again", t("没看到，请再做一次", "Not seen: once more, please.")); }
+      } else if (e.type === "judging") {
+        judging = performance.now(); stop();
+        captureControls(false); stopCamera(); show("upload"); wipe($("upload-slow"));
+      } else if (e.type === "verdict") {
+        const answered = performance.now();
+        // request_ms: from the last action seen (or the final miss) to the verdict.
+        window.lifecertTimings = { live: true, plan_ms: 0, capture_ms: judging - clicked,
+          request_ms: answered - (lastOk || judging), analysis_ms: e.analysis_ms, total_ms: answered - clicked, video_bytes: bytes, frames: sent, events };
+        finish(resolve, e);
+      } else if (e.type === "error") {
+        finish(reject, new ServiceError(e.problem));
+      }
+    };
+    ws.onclose = () => finish(reject, run.cancelled ? new Cancelled(run.cancelled) : new ServiceError(DOWN));
+  });
+}
 
 function stopCamera() {
   stopPreview();

@@ -51,7 +51,8 @@ def lookup(body: LookupIn, service: Service, client: Frontline) -> PersonOut:
 
 @router.post("/v1/sessions")
 def start_session(body: SessionIn, service: Service, client: Frontline) -> SessionOut:
-    """Consent, then a fresh challenge (blink + digits) bound to a single-use nonce."""
+    """Consent, then a fresh challenge (blink + digits) bound to a single-use nonce; for a
+    live capture only the session and where to stream (the prompts come over the socket)."""
     with service.db.transaction() as s:
         cs, challenge = sessions.open_session(
             service,
@@ -63,7 +64,20 @@ def start_session(body: SessionIn, service: Service, client: Frontline) -> Sessi
             consent=body.consent,
             proxy_id=body.proxy_id,
             language=body.language,
+            capture=body.capture,
         )
+        if body.capture == "live":
+            # Nothing of the challenge leaves before the live capture prompts it.
+            return SessionOut(
+                session_id=cs.id,
+                blinks=0,
+                digits="",
+                prompts=[],
+                expires_at=challenge.expires_at.isoformat(),
+                language=challenge.language,
+                capture="live",
+                live_path=f"/v1/sessions/{cs.id}/live",
+            )
         return SessionOut(
             session_id=cs.id,
             blinks=challenge.blinks,
