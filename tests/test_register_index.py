@@ -262,6 +262,27 @@ def test_a_restarted_service_loads_or_rebuilds_its_index(register) -> None:  # t
     again.db.engine.dispose()
 
 
+def test_a_pgvector_index_built_with_other_settings_is_reported_until_rebuilt(
+    register, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """After a change of the shipped HNSW build settings an existing index keeps its graph:
+    the service says so (log, /healthz) instead of rebuilding inside a certification."""
+    svc, _, _ = register
+    if svc.db.engine.dialect.name != "postgresql":
+        pytest.skip("pgvector only")
+    url = str(svc.db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setattr(register_index_pgvector, "HNSW_M", register_index_pgvector.HNSW_M + 8)
+    again = new_service(url, Path("."))
+    try:
+        shown = str(register_index.health(again)["note"])
+        assert "register-index rebuild" in shown and f"m={register_index_pgvector.HNSW_M - 8}," in shown
+        assert register_index.rebuild(again)["note"] == register_index_pgvector.NOTE
+        monkeypatch.undo()  # back to the shipped settings, and the index rebuilt with them
+        assert register_index.rebuild(again)["note"] == register_index_pgvector.NOTE
+    finally:
+        again.db.engine.dispose()
+
+
 def test_pgvector_searches_at_the_shipped_ef_search_in_its_own_transaction_only(register) -> None:  # type: ignore[no-untyped-def]
     """hnsw.ef_search is what buys recall (BENCHMARKS.md): set for the certification's
     transaction (SET LOCAL), never left on the pooled connection for the next one."""
