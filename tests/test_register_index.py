@@ -4,16 +4,23 @@ search. Synthetic 512-d templates: no models needed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sqlalchemy import event, text
 
-from api.certification import register_index, template_rotation
+from api.certification import (
+    register_index,
+    register_index_pgvector,
+    register_index_usearch,
+    template_rotation,
+)
 from api.certification.clock import utcnow
 from api.certification.recording import keep_live_capture
 from api.certification.register_index import ExactIndex, Hit
@@ -24,6 +31,7 @@ from api.certification.service import CertificationService
 from api.certification.settings import load_settings
 from api.certification.storage.db import Database, migrate
 from api.certification.storage.schema import FaceReference, Person
+from api.http.routers import ops
 from tests import pgvector_server, postgres
 
 DIM = 512
@@ -32,10 +40,14 @@ PERSONS = 1500
 
 @dataclass
 class StubMatcher:
-    """What screening needs of the matcher: its preset's key and the 1:1 threshold."""
+    """What screening needs of the matcher: its preset's key and the 1:1 threshold (and
+    /healthz: the calibration in force)."""
 
     preset: SimpleNamespace
     threshold: float = 0.5425
+    calibration: SimpleNamespace = field(
+        default_factory=lambda: SimpleNamespace(as_dict=lambda: {"threshold": 0.5425})
+    )
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -123,6 +135,46 @@ def test_the_backend_is_the_index_not_a_scan(register) -> None:  # type: ignore[
     assert kind == ("pgvector-hnsw" if svc.db.engine.dialect.name == "postgresql" else "usearch-hnsw")
 
 
+def test_healthz_names_the_index_in_force_and_its_size(register) -> None:  # type: ignore[no-untyped-def]
+    svc, _, _ = register
+    with svc.db.transaction() as s:
+        references = s.query(FaceReference).count()
+    shown = ops.healthz(svc).register_index
+    assert shown["kind"] == register_index.index_for(svc).kind
+    assert shown["preset"] == "fast" and shown["size"] == references
+
+
+def test_the_postgresql_size_is_counted_once_per_refresh_not_per_certification(
+    register, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    svc, templates, _ = register
+    if svc.db.engine.dialect.name != "postgresql":
+        pytest.skip("the in-process index knows its own size: there is no count to save")
+    clock = [time.monotonic() + 2 * register_index_pgvector.SIZE_REFRESH_S]  # past any earlier count
+    monkeypatch.setattr(register_index_pgvector, "_now", lambda: clock[0])
+    counts: list[str] = []
+
+    def seen(conn, cursor, statement: str, *rest) -> None:  # type: ignore[no-untyped-def]
+        if "count(" in statement.lower() and register_index_pgvector.TABLE in statement:
+            counts.append(statement)
+
+    index = register_index.index_for(svc)
+    event.listen(svc.db.engine, "before_cursor_execute", seen)
+    try:
+        with svc.db.transaction() as s:
+            before = index.size(s)
+            assert before == s.query(FaceReference).count() and len(counts) == 1
+        with svc.db.transaction() as s:
+            add_person(svc, s, near(templates[3], 0.2, np.random.default_rng(8)))
+        with svc.db.transaction() as s:  # certifications within the refresh: no count, the old size
+            assert [index.size(s) for _ in range(5)] == [before] * 5 and len(counts) == 1
+        clock[0] += register_index_pgvector.SIZE_REFRESH_S
+        with svc.db.transaction() as s:  # the refresh is due: counted again, the new reference in
+            assert index.size(s) == before + 1 and len(counts) == 2
+    finally:
+        event.remove(svc.db.engine, "before_cursor_execute", seen)
+
+
 def test_the_index_finds_a_planted_look_alike(register) -> None:  # type: ignore[no-untyped-def]
     svc, templates, ids = register
     rng = np.random.default_rng(1)
@@ -183,12 +235,12 @@ def test_a_rebuild_reproduces_the_index(register) -> None:  # type: ignore[no-un
     index = register_index.index_for(svc)
     with svc.db.transaction() as s:
         before = [index.search(s, q, 10, exclude_person=-1) for q in queries]
-        size = index.size(s)
+        references = s.query(FaceReference).count()
     report = register_index.rebuild(svc)
-    assert report["references"] == size
+    assert report["references"] == references  # every committed reference, the rolled-back one not
     with svc.db.transaction() as s:
         after = [register_index.index_for(svc).search(s, q, 10, exclude_person=-1) for q in queries]
-        assert register_index.index_for(svc).size(s) == size
+        assert register_index.index_for(svc).size(s) == references
     # The same nearest reference with the same exact score (graph order may reshuffle the
     # noise-level tail of a top 10 among random vectors, so that is not compared).
     assert [a[0] for a in after] == [b[0] for b in before]
@@ -204,7 +256,46 @@ def test_a_restarted_service_loads_or_rebuilds_its_index(register) -> None:  # t
     again = new_service(str(svc.db.engine.url.render_as_string(hide_password=False)), Path("."))
     with again.db.transaction() as s:
         assert register_index.index_for(again).search(s, q, 5, exclude_person=-1)[0] == before[0]
+        if again.db.engine.dialect.name == "sqlite":  # a loaded index searches as widely as a built one
+            loaded = register_index.index_for(again)._ready(DIM)  # type: ignore[attr-defined]
+            assert loaded.expansion_search == register_index_usearch.EXPANSION_SEARCH
     again.db.engine.dispose()
+
+
+def test_a_pgvector_index_built_with_other_settings_is_reported_until_rebuilt(
+    register, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """After a change of the shipped HNSW build settings an existing index keeps its graph:
+    the service says so (log, /healthz) instead of rebuilding inside a certification."""
+    svc, _, _ = register
+    if svc.db.engine.dialect.name != "postgresql":
+        pytest.skip("pgvector only")
+    url = str(svc.db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setattr(register_index_pgvector, "HNSW_M", register_index_pgvector.HNSW_M + 8)
+    again = new_service(url, Path("."))
+    try:
+        shown = str(register_index.health(again)["note"])
+        assert "register-index rebuild" in shown and f"m={register_index_pgvector.HNSW_M - 8}," in shown
+        assert register_index.rebuild(again)["note"] == register_index_pgvector.NOTE
+        monkeypatch.undo()  # back to the shipped settings, and the index rebuilt with them
+        assert register_index.rebuild(again)["note"] == register_index_pgvector.NOTE
+    finally:
+        again.db.engine.dispose()
+
+
+def test_pgvector_searches_at_the_shipped_ef_search_in_its_own_transaction_only(register) -> None:  # type: ignore[no-untyped-def]
+    """hnsw.ef_search is what buys recall (BENCHMARKS.md): set for the certification's
+    transaction (SET LOCAL), never left on the pooled connection for the next one."""
+    svc, templates, _ = register
+    if svc.db.engine.dialect.name != "postgresql":
+        pytest.skip("pgvector only")
+    show = text("SHOW hnsw.ef_search")
+    with svc.db.transaction() as s:
+        default = s.execute(show).scalar()
+        register_index.index_for(svc).search(s, templates[1], 10, exclude_person=-1)
+        assert s.execute(show).scalar() == str(register_index_pgvector.HNSW_EF_SEARCH)
+    with svc.db.transaction() as s:
+        assert s.execute(show).scalar() == default
 
 
 def test_postgresql_without_pgvector_falls_back_to_exact_search(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -221,6 +312,8 @@ def test_postgresql_without_pgvector_falls_back_to_exact_search(tmp_path: Path, 
         if index.kind != "exact":
             pytest.skip("this PostgreSQL has pgvector installed")
         assert "pgvector extension not available" in index.note
+        shown = register_index.health(svc)
+        assert shown["kind"] == "exact" and shown["size"] == 20 and shown["note"] == index.note
         with svc.db.transaction() as s:
             hits = index.search(s, templates[3], 1, exclude_person=-1)
         assert hits[0].person_id == ids[3]

@@ -191,6 +191,16 @@ def added(svc: CertificationService, s: Session, ref: FaceReference, embedding: 
     index_for(svc).added(s, ref, embedding)
 
 
+def health(svc: CertificationService) -> dict[str, object]:
+    """What ``/healthz`` shows: the index kind in force, its preset, why (for the exact
+    fallback) and how many references it answers for. Opens the index like the first
+    certification would (loading a persisted one, or building it when missing)."""
+    index = index_for(svc)
+    with svc.db.transaction() as s:
+        size = index.size(s)
+    return {"kind": index.kind, "preset": index.preset, "size": size, "note": index.note}
+
+
 def rebuild(svc: CertificationService) -> dict[str, object]:
     """Recreate the service's index from the sealed templates (after a key change, a restore
     from backup, pgvector installed later, or a suspected drift)."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +41,13 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 100
 BATCH = 1000
+# size() counts the table at most this often per process (a COUNT(*) over 10^6 rows is a
+# sequential scan, not something to pay per certification), so it can miss the enrolments of
+# the last SIZE_REFRESH_S (any process's), never count one that is not there. What it feeds
+# is the size-aware register threshold, ~0.06 per decade of N (register_risk): missing even
+# 1 % of the register lowers the threshold by < 0.0003.
+SIZE_REFRESH_S = 300.0
+NOTE = "pgvector HNSW in PostgreSQL, rotated templates"
 NO_PGVECTOR = (
     "pgvector extension not available on this PostgreSQL server ({why}): register screening "
     "falls back to exact search, reading every template per certification. Install pgvector "
@@ -81,10 +90,13 @@ class PgvectorIndex(RegisterIndex):
     kind = "pgvector-hnsw"
 
     def __init__(self, svc: CertificationService) -> None:
-        super().__init__(svc, "pgvector HNSW in PostgreSQL, rotated templates")
+        super().__init__(svc, NOTE)
         if not re.fullmatch(r"[a-z0-9_]{1,30}", self.preset):
             raise ValueError(f"preset key {self.preset!r} cannot name an index")
         self._dims: set[int] = set()
+        self._size_lock = threading.Lock()
+        self._size: int | None = None  # the last count, at _counted_at
+        self._counted_at = 0.0
 
     @property
     def _key(self) -> bytes:
@@ -116,15 +128,27 @@ class PgvectorIndex(RegisterIndex):
     def _ensure_hnsw(self, s: Session, dim: int) -> None:
         if dim in self._dims:
             return
+        name = f"ix_{TABLE}_hnsw_{self.preset}_{dim}"
         s.execute(
             text(
-                f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_hnsw_{self.preset}_{dim} ON {TABLE} "
+                f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} "
                 f"USING hnsw ((vec::vector({dim})) vector_cosine_ops) "
                 f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
                 f"WHERE preset = '{self.preset}'"
             )
         )
         self._dims.add(dim)
+        built = s.execute(text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": name}).scalar()
+        shipped = [f"m={HNSW_M}", f"ef_construction={HNSW_EF_CONSTRUCTION}"]
+        if sorted(built or []) != sorted(shipped):
+            # An index built before the build settings changed keeps its old graph (and its
+            # lower recall) until rebuilt: said here and in /healthz rather than rebuilt in
+            # the middle of a certification (minutes at 10^5 references).
+            self.note = (
+                f"{NOTE}; HNSW index {name} was built with {', '.join(built or [])}, not the shipped "
+                f"{', '.join(shipped)}: run `lifecert register-index rebuild` for its recall"
+            )
+            log.warning("register index (pgvector): %s", self.note)
 
     def _fill(self, s: Session) -> int:
         s.execute(text(f"DELETE FROM {TABLE} WHERE preset = :p"), {"p": self.preset})
@@ -180,9 +204,22 @@ class PgvectorIndex(RegisterIndex):
     def rebuild(self, s: Session) -> int:
         s.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
         self._dims.clear()
+        self.note = NOTE
+        with self._size_lock:
+            self._size = None
         self.ensure(s)
         return self.size(s)
 
     def size(self, s: Session) -> int:
+        """The rows of this preset, counted at most every ``SIZE_REFRESH_S`` (see there)."""
+        with self._size_lock:
+            if self._size is not None and _now() - self._counted_at < SIZE_REFRESH_S:
+                return self._size
         n = s.execute(text(f"SELECT count(*) FROM {TABLE} WHERE preset = :p"), {"p": self.preset}).scalar()
-        return int(n or 0)
+        with self._size_lock:
+            self._size, self._counted_at = int(n or 0), _now()
+            return self._size
+
+
+def _now() -> float:
+    return time.monotonic()

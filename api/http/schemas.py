@@ -85,6 +85,10 @@ class Health(BaseModel):
     calibration: dict[str, Any] = Field(
         description="the 1:1 calibration in force: threshold, source, population"
     )
+    register_index: dict[str, Any] = Field(
+        description="the register search index in force (kind: usearch-hnsw, pgvector-hnsw or exact), "
+        "its matcher preset, the references it answers for (size) and a note (why exact, if so)"
+    )
 
 
 class WhoAmI(BaseModel):

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from api.certification import register_index
 from api.http.deps import Service
 from api.http.schemas import Health
 
@@ -10,5 +11,10 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/healthz")
 def healthz(service: Service) -> Health:
-    """Up, and which 1:1 calibration decides matches (operators check it after a change)."""
-    return Health(status="ok", calibration=service.matcher.calibration.as_dict())
+    """Up, which 1:1 calibration decides matches (operators check it after a change), and
+    which register index screens look-alikes over how many references (issue 13)."""
+    return Health(
+        status="ok",
+        calibration=service.matcher.calibration.as_dict(),
+        register_index=register_index.health(service),
+    )
