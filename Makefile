@@ -108,7 +108,8 @@ bench-liveness: models
 	  --blink-clips $(DATA)/videos/talking --spoof-dir $(DATA)/spoof \
 	  --animated $(DATA)/attacks/animated/manifest.csv
 bench-liveness-speed: models
-	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid
+	$(PY) benchmarks/liveness_speed.py $(DATA)/videos/grid \
+	  --long $(DATA)/videos/talking/liveportrait_driving_d3.mp4 $(DATA)/videos/talking/liveportrait_driving_d13.mp4
 
 # Service load on loopback: simulated phones completing certifications, SQLite and PostgreSQL.
 bench-load: models postgres

@@ -486,8 +486,10 @@ def test_failed_import_leaves_nothing_half_written(
 def test_a_face_that_matches_another_persons_photo_goes_to_review(client: TestClient) -> None:
     """Impersonation: the live face matches someone else on the register as well as its own."""
     client.service.challenges.window_s = CLIPS["d12"]  # type: ignore[attr-defined]
-    enrol(client, "楚甲", frame_of("d12", 5))
-    idn, pid = enrol(client, "楚乙", frame_of("d12", 20))
+    # The other person's photo is the frame nearer the clip's best one: it scores ~0.61 against
+    # the 0.55 register threshold (frame 5 scored 0.557 before issue 13's tracking, 0.545 after).
+    enrol(client, "楚甲", frame_of("d12", 20))
+    idn, pid = enrol(client, "楚乙", frame_of("d12", 5))
     sid = start(client, idn, "楚乙").json()["session_id"]
     body = submit(client, sid, clip("d12")).json()
     assert body["outcome"] == "review", body
