@@ -10,12 +10,17 @@ tracks, prompts, confirms, judges and records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import pytest
+from sqlalchemy import func, select
 
+from api.certification.live import LiveSetup
+from api.certification.storage.schema import Attempt, ChallengeSession, Person
 from liveness.video import read_video
 from matcher import FaceMatcher
 from tests import test_kiosk_browser as kb
@@ -59,3 +64,72 @@ def test_the_live_flow_prompts_confirms_and_certifies(server: kb.Server, camera:
     assert len(sockets) == 1 and sockets[0].endswith("/live"), sockets
     assert timings["live"] is True and timings["video_bytes"] > 0
     assert "请眨眼" in shown and "✓ 好的" in shown, shown  # the prompt, then the confirmation
+
+
+def test_without_a_websocket_the_page_records_and_uploads_instead(server: kb.Server, camera: Path) -> None:
+    """A reverse proxy that does not pass WebSocket upgrades: the socket closes before the
+    service says anything, and the page goes on with the recorded upload at once."""
+    frame = cv2.imencode(".jpg", read_video(kb.CLIP, with_audio=False).frames[12])[1].tobytes()
+    idn = kb.enrol(server, "回退老人", frame)
+    with playwright_api.sync_playwright() as pw:
+        browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920})
+        page.add_init_script("window.lifecertConfig = {live: true};")
+        page.route_web_socket("**/live", lambda ws: ws.close())
+        uploads: list[str] = []
+        page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
+        text = kb.run_flow(page, server, idn, "回退老人", "live-fallback")
+        timings = page.evaluate("window.lifecertTimings")
+        browser.close()
+    assert "认证成功" in text or "审核" in text, text  # liveness and the match passed
+    assert len(uploads) == 1 and "live" not in timings, timings
+
+
+@dataclass
+class Later:
+    """Prompts only after a long pause: the test cancels while the person is still lining up."""
+
+    def pause_s(self, challenge: object, action: str, now_s: float) -> float:
+        return 25.0
+
+
+def test_cancel_during_the_live_capture_records_nothing_and_releases_the_session(
+    server: kb.Server, camera: Path
+) -> None:
+    service = server.app.state.service  # type: ignore[attr-defined]
+    frame = cv2.imencode(".jpg", read_video(kb.CLIP, with_audio=False).frames[14])[1].tobytes()
+    idn = kb.enrol(server, "取消老人", frame)
+    before = service.live
+    service.live = LiveSetup(planner=Later())
+    try:
+        with playwright_api.sync_playwright() as pw:
+            browser, page = kb.browser_page(pw, camera, {"width": 390, "height": 844})
+            page.add_init_script("window.lifecertConfig = {live: true};")
+            page.goto(f"{server.url}/kiosk/#key={server.keys['kiosk']}")
+            page.wait_for_selector("#step-identify:not([hidden])")
+            page.fill("#id-number", idn)
+            page.fill("#name", "取消老人")
+            page.click("#identify-next")
+            page.click("#consent-yes")
+            page.click("#who-self")
+            page.wait_for_function("() => document.querySelector('#feedback').textContent.length > 0")
+            page.click("#capture-start")
+            page.wait_for_function(
+                "() => document.querySelector('#feedback').dataset.zh === '位置合适，请保持不动'"
+            )
+            page.click("#capture-cancel")
+            page.wait_for_function("() => document.body.dataset.phase === 'ready'")
+            assert page.is_visible("#capture-start")
+            browser.close()
+    finally:
+        service.live = before
+    for _ in range(50):  # the service handles the page's "stop" on its own time: wait for it
+        with service.db.transaction() as s:
+            person = s.execute(select(Person.id).where(Person.name == "取消老人")).scalar_one()
+            cs = s.execute(select(ChallengeSession).where(ChallengeSession.person_id == person)).scalar_one()
+            attempts = s.execute(
+                select(func.count(Attempt.id)).where(Attempt.person_id == person)
+            ).scalar_one()
+        if cs.consumed_at is None:
+            break
+        time.sleep(0.1)
+    assert cs.consumed_at is None and attempts == 0  # nothing was shown: released, nothing recorded

@@ -16,7 +16,7 @@ const CONFIG = Object.assign({
 const state = { lang: "zh", key: null, deviceKey: null, role: null, deviceRole: null, staffMode: false, elder: false,
                 person: null, idNumber: "", name: "", proxyId: null, savedProxy: null, failures: 0, failuresFor: "",
                 stream: null, previewTimer: null, previewing: false, okStreak: 0, lastAdvice: "", lastAdviceAt: 0,
-                run: null, busy: false, reader: false, retry: null };
+                run: null, busy: false, reader: false, retry: null, liveBroken: false };
 const shared = () => state.deviceRole !== "app";  // a hall kiosk or a counter: the next person is a stranger
 
 // ---- language: every text on screen carries both languages, so a switch redoes all -----
@@ -59,6 +59,7 @@ const step = () => document.body.dataset.step;
 // ---- the service ----------------------------------------------------------------------
 class ServiceError extends Error { constructor(problem) { super(problem.code); this.problem = problem; } }
 class Cancelled extends Error {}
+class LiveUnavailable extends Error {}  // the live socket closed before the service answered: upload instead
 const DOWN = { code: "service_unavailable", message_zh: "服务暂时不可用，请稍后再试，或前往社区服务中心、社保经办窗口办理。",
                message_en: "The service is not available right now. Please try again later, or go to your community service centre or social-insurance counter." };
 
@@ -538,11 +539,19 @@ async function capture() {
                 : state.role === "app" ? "phone" : "kiosk";
   let session;
   try {
-    if (CONFIG.live && liveSupported()) {
-      const result = await captureLive(run, clicked, channel);
-      state.run = null;
-      showOutcome(result);
-      return;
+    if (CONFIG.live && liveSupported() && !state.liveBroken) {
+      try {
+        const result = await captureLive(run, clicked, channel);
+        state.run = null;
+        showOutcome(result);
+        return;
+      } catch (e) {
+        // A proxy without WebSocket upgrades, say: nothing was shown or claimed, so the
+        // recorded upload goes on at once, and stays the way on this device.
+        if (!(e instanceof LiveUnavailable)) throw e;
+        state.liveBroken = true;
+        if (run.live) run.live = null;
+      }
     }
     session = await call("POST", "/v1/sessions", { id_number: state.idNumber, name: state.name, channel,
       consent: true, proxy_id: state.proxyId, language: state.lang });
@@ -757,7 +766,10 @@ function captureLive(run, clicked, channel) {
         finish(reject, new ServiceError(e.problem));
       }
     };
-    ws.onclose = () => finish(reject, run.cancelled ? new Cancelled(run.cancelled) : new ServiceError(DOWN));
+    let answered = false;
+    ws.addEventListener("message", () => { answered = true; });
+    ws.onclose = () => finish(reject, run.cancelled ? new Cancelled(run.cancelled)
+      : answered ? new ServiceError(DOWN) : new LiveUnavailable());
   });
 }
 
