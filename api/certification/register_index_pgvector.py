@@ -50,9 +50,9 @@ HNSW_EF_SEARCH = 400
 BATCH = 1000
 # size() counts the table at most this often per process (a COUNT(*) over 10^6 rows is a
 # sequential scan, not something to pay per certification), so it can miss the enrolments of
-# the last SIZE_REFRESH_S (any process's), never count one that is not there. What it feeds
-# is the size-aware register threshold, ~0.06 per decade of N (register_risk): missing even
-# 1 % of the register lowers the threshold by < 0.0003.
+# the last SIZE_REFRESH_S (any process's). What it feeds is the size-aware register
+# threshold, ~0.06 per decade of N (register_risk): missing even 1 % of the register lowers
+# the threshold by < 0.0003.
 SIZE_REFRESH_S = 300.0
 NOTE = "pgvector HNSW in PostgreSQL, rotated templates"
 NO_PGVECTOR = (
