@@ -41,8 +41,9 @@ TABLE = "register_vectors"
 # --pg-ef 400,700,1000` (BENCHMARKS.md, "Register search at scale", 2026-12-01): with the old
 # m 16, ef_construction 64 recall@10 against exact search stays below 0.99 up to pgvector's
 # ef_search cap of 1000 (0.68 at 100, 0.977 at 1000); m 32, ef_construction 128 gives 0.990 at
-# ef_search 400 and 0.9985 at 700, for a build ~3.7x as long. Chosen on that one register draw
-# (seed 13) at 10^5; a larger register needs a larger ef_search (at most 1000). An index built
+# ef_search 400 and 0.9985 at 700, for a build ~3.7x as long, and ~65-69 ms CPU per search at
+# 400 on the 2-core host. Chosen on the seed-13 register draw at 10^5, 0.990 again on the
+# held-out seed 21 (no margin); a larger register needs a larger ef_search (at most 1000). An index built
 # with other settings is reported until `lifecert register-index rebuild` (_ensure_hnsw).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 128
