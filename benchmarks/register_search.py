@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -162,19 +163,19 @@ def measure(
 
 def sweep_usearch(
     truth: Truth, queries: np.ndarray, efs: list[int], thresholds: list[float],
-    threads: int, connectivity: int, expansion_add: int,
+    threads: int, connectivity: int, expansion_add: int, dtype: str = DTYPE,
 ) -> Iterator[Row]:
     from api.certification.register_index_usearch import Index  # onnxruntime first (see there)
 
     reg = truth.reg
     index = Index(
-        ndim=reg.shape[1], metric="cos", dtype=DTYPE, connectivity=connectivity,
+        ndim=reg.shape[1], metric="cos", dtype=dtype, connectivity=connectivity,
         expansion_add=expansion_add, expansion_search=EXPANSION_SEARCH,
     )
     t = time.perf_counter()
     index.add(np.arange(len(reg), dtype=np.uint64), reg, threads=threads)
     build = (
-        f"{DTYPE}, M {connectivity}, ef_add {expansion_add}: {time.perf_counter() - t:.0f} s "
+        f"{dtype}, M {connectivity}, ef_add {expansion_add}: {time.perf_counter() - t:.0f} s "
         f"({threads} threads), {index.memory_usage / 2**20:.0f} MiB"
     )
     print(f"usearch built, n={len(reg):,}: {build}", flush=True)
@@ -200,6 +201,7 @@ def _pgserver() -> Iterator[str]:
         yield f"dbname=postgres user=postgres host={root}"
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)  # 0.3-1 GB per 10^5 vectors
 
 
 def sweep_pgvector(
@@ -288,6 +290,7 @@ def main() -> None:
     ap.add_argument("--ef", type=_ints, default=[EXPANSION_SEARCH], help="usearch expansion_search sweep")
     ap.add_argument("--m", type=int, default=CONNECTIVITY, help="usearch connectivity")
     ap.add_argument("--ef-add", type=int, default=EXPANSION_ADD, help="usearch expansion_add")
+    ap.add_argument("--dtype", default=DTYPE, help="usearch storage: f16, bf16, i8, f32")
     ap.add_argument("--pgvector", action="store_true")
     ap.add_argument("--pg-ef", type=_ints, default=[HNSW_EF_SEARCH], help="hnsw.ef_search sweep")
     ap.add_argument("--pg-m", type=int, default=HNSW_M)
@@ -309,7 +312,7 @@ def main() -> None:
     header(thresholds)  # rows as they are measured, then the whole table with the builds
     sweeps: list[Iterator[Row]] = []
     if not a.no_usearch:
-        sweeps.append(sweep_usearch(truth, queries, a.ef, thresholds, a.threads, a.m, a.ef_add))
+        sweeps.append(sweep_usearch(truth, queries, a.ef, thresholds, a.threads, a.m, a.ef_add, a.dtype))
     if a.pgvector:
         sweeps.append(
             sweep_pgvector(truth, queries, a.pg_ef, thresholds, a.pg_m, a.pg_efc, a.pg_workers)

@@ -139,9 +139,23 @@ def test_healthz_names_the_index_in_force_and_its_size(register) -> None:  # typ
     svc, _, _ = register
     with svc.db.transaction() as s:
         references = s.query(FaceReference).count()
+        register_index.index_for(svc).size(s)  # as each certification's screening does
     shown = ops.healthz(svc).register_index
     assert shown["kind"] == register_index.index_for(svc).kind
     assert shown["preset"] == "fast" and shown["size"] == references
+
+
+def test_healthz_never_opens_or_builds_the_index(register) -> None:  # type: ignore[no-untyped-def]
+    """Every kiosk polls /healthz every 2 s: it must not wait for an index build."""
+    svc, _, _ = register
+    fresh = new_service(str(svc.db.engine.url.render_as_string(hide_password=False)), Path("."))
+    try:
+        shown = ops.healthz(fresh).register_index
+        assert shown["kind"] is None and shown["size"] is None
+        assert shown["note"] == register_index.NOT_OPENED
+        assert fresh not in register_index._INDEXES
+    finally:
+        fresh.db.engine.dispose()
 
 
 def test_the_postgresql_size_is_counted_once_per_refresh_not_per_certification(
@@ -274,6 +288,7 @@ def test_a_pgvector_index_built_with_other_settings_is_reported_until_rebuilt(
     monkeypatch.setattr(register_index_pgvector, "HNSW_M", register_index_pgvector.HNSW_M + 8)
     again = new_service(url, Path("."))
     try:
+        register_index.index_for(again)  # opened (the first certification after the change)
         shown = str(register_index.health(again)["note"])
         assert "register-index rebuild" in shown and f"m={register_index_pgvector.HNSW_M - 8}," in shown
         assert register_index.rebuild(again)["note"] == register_index_pgvector.NOTE
@@ -312,6 +327,8 @@ def test_postgresql_without_pgvector_falls_back_to_exact_search(tmp_path: Path, 
         if index.kind != "exact":
             pytest.skip("this PostgreSQL has pgvector installed")
         assert "pgvector extension not available" in index.note
+        with svc.db.transaction() as s:
+            index.size(s)
         shown = register_index.health(svc)
         assert shown["kind"] == "exact" and shown["size"] == 20 and shown["note"] == index.note
         with svc.db.transaction() as s:

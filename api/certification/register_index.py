@@ -46,6 +46,7 @@ log = logging.getLogger("lifecert.register_index")
 # per passed capture, so the nearest references of k persons can be many more than k rows.
 OVERFETCH = 4
 OVERFETCH_MIN = 32
+NOT_OPENED = "not opened yet in this process: the first certification or enrolment opens it"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,12 @@ class RegisterIndex(ABC):
         self.svc = svc
         self.preset = svc.matcher.preset.key
         self.note = note
+        self._known: int | None = None  # the last size() answer
+
+    def known_size(self) -> int | None:
+        """What ``size`` last answered (None before the first), without touching the
+        database or waiting for a build: what /healthz shows, which every kiosk polls."""
+        return self._known
 
     @abstractmethod
     def candidates(self, s: Session, query: np.ndarray, count: int, exclude_person: int) -> list[int]:
@@ -155,7 +162,8 @@ class ExactIndex(RegisterIndex):
         return self._count_rows(s)
 
     def size(self, s: Session) -> int:
-        return self._count_rows(s)
+        self._known = self._count_rows(s)
+        return self._known
 
 
 _INDEXES: weakref.WeakKeyDictionary[CertificationService, RegisterIndex] = weakref.WeakKeyDictionary()
@@ -192,13 +200,13 @@ def added(svc: CertificationService, s: Session, ref: FaceReference, embedding: 
 
 
 def health(svc: CertificationService) -> dict[str, object]:
-    """What ``/healthz`` shows: the index kind in force, its preset, why (for the exact
-    fallback) and how many references it answers for. Opens the index like the first
-    certification would (loading a persisted one, or building it when missing)."""
-    index = index_for(svc)
-    with svc.db.transaction() as s:
-        size = index.size(s)
-    return {"kind": index.kind, "preset": index.preset, "size": size, "note": index.note}
+    """What ``/healthz`` shows: the index kind in force, its preset, its size as of the last
+    certification and a note (why exact, an index to rebuild). Never opens, builds or counts
+    anything: before the first certification of this process the kind is not known yet."""
+    index = _INDEXES.get(svc)
+    if index is None or index.preset != svc.matcher.preset.key:
+        return {"kind": None, "preset": svc.matcher.preset.key, "size": None, "note": NOT_OPENED}
+    return {"kind": index.kind, "preset": index.preset, "size": index.known_size(), "note": index.note}
 
 
 def rebuild(svc: CertificationService) -> dict[str, object]:

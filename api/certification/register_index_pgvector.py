@@ -37,15 +37,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("lifecert.register_index")
 
 TABLE = "register_vectors"
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-HNSW_EF_SEARCH = 100
+# `python -m benchmarks.register_search --n 100000 --no-usearch --pgvector --pg-m 32 --pg-efc 128
+# --pg-ef 400,700,1000` (BENCHMARKS.md, "Register search at scale", 2026-12-01): with the old
+# m 16, ef_construction 64 recall@10 against exact search stays below 0.99 up to pgvector's
+# ef_search cap of 1000 (0.68 at 100, 0.977 at 1000); m 32, ef_construction 128 gives 0.990 at
+# ef_search 400 and 0.9985 at 700, for a build ~3.7x as long, and ~65-69 ms CPU per search at
+# 400 on the 2-core host. Chosen on the seed-13 register draw at 10^5, 0.990 again on the
+# held-out seed 21 (no margin); a larger register needs a larger ef_search (at most 1000). An index built
+# with other settings is reported until `lifecert register-index rebuild` (_ensure_hnsw).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 128
+HNSW_EF_SEARCH = 400
 BATCH = 1000
 # size() counts the table at most this often per process (a COUNT(*) over 10^6 rows is a
 # sequential scan, not something to pay per certification), so it can miss the enrolments of
-# the last SIZE_REFRESH_S (any process's), never count one that is not there. What it feeds
-# is the size-aware register threshold, ~0.06 per decade of N (register_risk): missing even
-# 1 % of the register lowers the threshold by < 0.0003.
+# the last SIZE_REFRESH_S (any process's). What it feeds is the size-aware register
+# threshold, ~0.06 per decade of N (register_risk): missing even 1 % of the register lowers
+# the threshold by < 0.0003.
 SIZE_REFRESH_S = 300.0
 NOTE = "pgvector HNSW in PostgreSQL, rotated templates"
 NO_PGVECTOR = (
@@ -95,8 +103,7 @@ class PgvectorIndex(RegisterIndex):
             raise ValueError(f"preset key {self.preset!r} cannot name an index")
         self._dims: set[int] = set()
         self._size_lock = threading.Lock()
-        self._size: int | None = None  # the last count, at _counted_at
-        self._counted_at = 0.0
+        self._counted_at = 0.0  # when _known was counted
 
     @property
     def _key(self) -> bytes:
@@ -206,19 +213,19 @@ class PgvectorIndex(RegisterIndex):
         self._dims.clear()
         self.note = NOTE
         with self._size_lock:
-            self._size = None
+            self._known = None
         self.ensure(s)
         return self.size(s)
 
     def size(self, s: Session) -> int:
         """The rows of this preset, counted at most every ``SIZE_REFRESH_S`` (see there)."""
         with self._size_lock:
-            if self._size is not None and _now() - self._counted_at < SIZE_REFRESH_S:
-                return self._size
+            if self._known is not None and _now() - self._counted_at < SIZE_REFRESH_S:
+                return self._known
         n = s.execute(text(f"SELECT count(*) FROM {TABLE} WHERE preset = :p"), {"p": self.preset}).scalar()
         with self._size_lock:
-            self._size, self._counted_at = int(n or 0), _now()
-            return self._size
+            self._known, self._counted_at = int(n or 0), _now()
+            return self._known
 
 
 def _now() -> float:

@@ -86,8 +86,9 @@ class Health(BaseModel):
         description="the 1:1 calibration in force: threshold, source, population"
     )
     register_index: dict[str, Any] = Field(
-        description="the register search index in force (kind: usearch-hnsw, pgvector-hnsw or exact), "
-        "its matcher preset, the references it answers for (size) and a note (why exact, if so)"
+        description="the register search index in force (kind: usearch-hnsw, pgvector-hnsw or exact; "
+        "null before this process's first certification), its matcher preset, the references it "
+        "answered for at the last certification (size) and a note (why exact, an index to rebuild)"
     )
 
 
