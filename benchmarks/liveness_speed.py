@@ -4,7 +4,8 @@ The service's challenge records 11-13 s at the kiosk, so cost is reported per se
 (process CPU, both cores counted; models at their default threads) and extrapolated to a
 12 s challenge. Each clip set is judged twice: with every model on every frame (the
 reference, ``detect_every=1, sparse_eyes=False``) and with the tracker's defaults (detector
-every few frames, Iris only where a blink can be). Decode (PyAV, with audio) is measured
+every few frames, Iris only where a blink can be), and with the opt-in landmark following.
+Decode (PyAV, with audio) is measured
 separately; models are loaded once, and the first clip of each run is repeated as a warm-up.
 
     python benchmarks/liveness_speed.py ../shared/data/videos/grid \\
@@ -24,12 +25,16 @@ from pathlib import Path
 
 from liveness.analyse import LivenessAnalyzer
 from liveness.challenge import Challenge, Prompt
-from liveness.tracking import DETECT_EVERY
+from liveness.tracking import DETECT_EVERY, FOLLOW_DETECT_EVERY
 from liveness.video import read_video
 from matcher import FaceMatcher
 
 # (detect_every, sparse_eyes) of the tracker
-MODES = {"every model, every frame": (1, False), "default": (DETECT_EVERY, True)}
+MODES = {
+    "every model, every frame": (1, False),
+    "default (Iris where a blink can be)": (DETECT_EVERY, True),
+    "opt-in: mesh follows, detector every 5th frame": (FOLLOW_DETECT_EVERY, True),
+}
 CHALLENGE_S = 12.0  # the middle of the kiosk's 11-13 s recording
 
 

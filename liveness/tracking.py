@@ -3,9 +3,9 @@
 Per frame: how many faces are visible, the tracked face's box, its eye openness (Iris
 eyelids), mouth opening (FaceMesh inner lips), head pose, and the sharpness of its aligned
 crop. The tracked face is the one that overlaps the previous box. Not every model runs on
-every frame: the detector every few frames while FaceMesh follows the face with its own
-landmarks, the Iris eye model only where a blink can be (``FaceTracker`` says why that
-loses nothing; BENCHMARKS.md "Cost per certification" measures it).
+every frame: the Iris eye model runs only where a blink can be, and (opt-in) FaceMesh can
+follow the face with its own landmarks while the detector runs every few frames
+(``FaceTracker`` says what each costs in accuracy; BENCHMARKS.md "Cost per certification").
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ from matcher.quality import sharpness_of
 LIP_UPPER, LIP_LOWER, LIP_CORNER_R, LIP_CORNER_L = 13, 14, 78, 308
 MIN_PRESENCE = 0.5
 STAGES = ("detect", "mesh", "eyes", "align")
-DETECT_EVERY = 5  # frames between detector runs while the mesh follows the face (0.2 s at 25 fps)
+# Frames between detector runs. 1 (the default): the detector places FaceMesh on every frame.
+# FOLLOW_DETECT_EVERY (opt-in): the mesh follows the face from frame to frame and the detector
+# runs every 5th frame (0.2 s at 25 fps); NOT the default: on the GRID clips filmed hand-held
+# (the attack builder's pan, zoom and tremor) it failed read_digits on 15 of 30 where the
+# detector on every frame failed 10 (BENCHMARKS.md, "Cost per certification").
+DETECT_EVERY = 1
+FOLLOW_DETECT_EVERY = 5
 # The mesh follows the face from frame to frame unless the eyes' midpoint moved more than
 # this share of the eye distance, or the eye distance changed by more than this log ratio:
 # then the detector runs on that frame (a face swap, a cut, a fast turn).
@@ -161,16 +167,19 @@ class FaceTracker:
     """Follows one face frame by frame, so a clip and a live stream are measured alike.
 
     ``step`` takes the frames in order (a recorded clip's, or a live capture's as they
-    arrive). What it saves, and why each saving loses nothing the checks read:
+    arrive). What it can save, and what each saving costs the checks:
 
-    - The detector runs every ``detect_every`` frames (and whenever the mesh loses the face
-      or the face jumps); in between, FaceMesh's ROI and the box come from the previous
+    - Opt-in (``detect_every`` > 1, not the default: see ``DETECT_EVERY``): the detector runs
+      every ``detect_every`` frames (and whenever the mesh loses the face or the face jumps);
+      in between, FaceMesh's ROI and the box come from the previous
       frame's mesh (``_Anchor``). The face count is held between detector runs: with 5
       frames (0.2 s at 25 fps) a second face present for the 1 s that ``single_face``
       refuses is seen on at least 5 runs, and the held count errs by at most 0.2 s per
       appearance. A swap of faces is a jump (re-detected on that frame) or, if smooth,
       another person in ``same_person``'s samples every 0.5 s.
-    - With ``sparse_eyes``, the Iris eye model runs on every other frame while the eyes are
+      Its cost: the followed mesh reads a moving face's mouth differently (more or fewer
+      syllables), so hand-held clips fail ``read_digits`` more often; hence not the default.
+    - With ``sparse_eyes`` (the default), the Iris eye model runs on every other frame while the eyes are
       steadily open. A blink is a closure of two frames or more (``MIN_CLOSED_S``), so one
       of them is always measured; a measured frame below ``EYE_ALERT`` of the recent open
       level, or moving fast, measures the skipped frame before it too and every frame after
@@ -180,7 +189,8 @@ class FaceTracker:
       before the current one, and a caller reading a live stream sees that one frame late.
 
     ``detect_every=1, sparse_eyes=False`` is the full measurement of every frame (the
-    reference the benchmarks compare against). ``spent`` accumulates each stage's wall time
+    reference the benchmarks compare against); the default differs from it only in the eye
+    openness of skipped frames. ``spent`` accumulates each stage's wall time
     and ``cpu`` its process CPU time (meaningful when one clip is analysed at a time, as in
     the benchmark), in seconds; ``calls`` counts the model runs.
     """

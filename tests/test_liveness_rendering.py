@@ -135,10 +135,7 @@ def test_signals_of_a_listed_clip_are_what_the_training_list_says(matcher) -> No
     rows = {r["clip"]: r for r in csv.DictReader((ROOT / "benchmarks/liveness_model_training.csv").open())}
     for rel in ("videos/grid/bbaf2n.mpg", "attacks/animated/g_edtalk_A.mp4"):
         clip = read_video(DATA / rel, with_audio=False)
-        # The list was made measuring every model on every frame (before issue 13's savings,
-        # which move these signals slightly: BENCHMARKS.md "Cost per certification").
-        track = track_face(matcher, clip, detect_every=1, sparse_eyes=False)
-        signals = rendering_signals(clip, track).vector()
+        signals = rendering_signals(clip, track_face(matcher, clip)).vector()
         for name, value in zip(SIGNAL_NAMES, signals, strict=True):
             listed = float(rows[rel][name])
             assert (np.isnan(value) and np.isnan(listed)) or abs(value - listed) < 1e-3, (rel, name)

@@ -1,6 +1,6 @@
-"""The tracker's savings (detector every few frames, Iris only where a blink can be) on real
-clips: what the checks read stays what every-model-every-frame measures, a second face and
-a jump are still seen."""
+"""The tracker's savings on real clips: Iris only where a blink can be (the default), and the
+opt-in landmark following with the detector every few frames (a second face and a jump are
+still seen); what the checks read stays close to every model on every frame."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from liveness.blink import detect_blinks
-from liveness.tracking import DETECT_EVERY, FaceTracker, Track, track_face
+from liveness.tracking import FOLLOW_DETECT_EVERY, FaceTracker, Track, track_face
 from liveness.video import Clip, read_video
 from matcher import FaceMatcher
 from tests.conftest import DATA
@@ -24,9 +24,9 @@ def blinking_clip() -> Clip:
 
 
 @pytest.fixture(scope="module")
-def full_and_default(matcher: FaceMatcher, blinking_clip: Clip) -> tuple[Track, Track]:
+def full_and_following(matcher: FaceMatcher, blinking_clip: Clip) -> tuple[Track, Track]:
     full = track_face(matcher, blinking_clip, detect_every=1, sparse_eyes=False)
-    return full, track_face(matcher, blinking_clip)
+    return full, track_face(matcher, blinking_clip, detect_every=FOLLOW_DETECT_EVERY)
 
 
 def _blinks(track: Track) -> list[tuple[int, int]]:
@@ -34,21 +34,21 @@ def _blinks(track: Track) -> list[tuple[int, int]]:
     return [(b.start_frame, b.end_frame) for b in found]
 
 
-def test_detector_runs_every_few_frames_and_the_series_match_every_frame(
-    full_and_default: tuple[Track, Track], blinking_clip: Clip
+def test_following_runs_the_detector_every_few_frames_and_the_series_match_every_frame(
+    full_and_following: tuple[Track, Track], blinking_clip: Clip
 ) -> None:
-    full, default = full_and_default
+    full, following = full_and_following
     frames = len(blinking_clip.frames)
     assert full.calls["detect"] == frames
-    assert default.calls["detect"] <= -(-frames // DETECT_EVERY) + 2  # plus a re-detection or two
-    assert all(f.tracked for f in default.frames)
+    assert following.calls["detect"] <= -(-frames // FOLLOW_DETECT_EVERY) + 2  # plus a re-detection or two
+    assert all(f.tracked for f in following.frames)
     # Median frame-to-frame difference from every-frame measurement, against what the checks
     # resolve: EAR (open ~0.3, a blink falls by 0.07+), mouth ratio, yaw in degrees.
     for name, tolerance in (("ear_open_eye", 0.01), ("mar", 0.01), ("yaw", 1.0)):
-        assert np.median(np.abs(full.series(name) - default.series(name))) < tolerance, name
+        assert np.median(np.abs(full.series(name) - following.series(name))) < tolerance, name
     centres = [
         np.abs((f.box[:2] + f.box[2:]) / 2 - (g.box[:2] + g.box[2:]) / 2).max()
-        for f, g in zip(full.frames, default.frames, strict=True)
+        for f, g in zip(full.frames, following.frames, strict=True)
         if f.box is not None and g.box is not None
     ]
     width = float(np.median([f.box[2] - f.box[0] for f in full.frames if f.box is not None]))
@@ -56,14 +56,14 @@ def test_detector_runs_every_few_frames_and_the_series_match_every_frame(
 
 
 def test_sparse_eyes_skip_steady_frames_but_measure_the_whole_blink(
-    full_and_default: tuple[Track, Track],
+    full_and_following: tuple[Track, Track],
 ) -> None:
-    full, default = full_and_default
-    skipped = [f.index for f in default.frames if f.eyes_interpolated]
+    full, following = full_and_following
+    skipped = [f.index for f in following.frames if f.eyes_interpolated]
     assert skipped, "the Iris model ran on every frame"
-    assert default.calls["eyes"] == len(default.frames) - len(skipped)
+    assert following.calls["eyes"] == len(following.frames) - len(skipped)
     assert not set(skipped) & set(range(62, 70))  # the labelled blink 64-67 and a frame either side
-    assert any(s <= 67 and e >= 64 for s, e in _blinks(default))
+    assert any(s <= 67 and e >= 64 for s, e in _blinks(following))
     # A skipped frame lies between two open ones (measured every frame).
     ear = full.series("ear_open_eye")
     open_level = float(np.nanpercentile(ear, 80))
@@ -82,8 +82,8 @@ def _side_by_side(left: np.ndarray, right: np.ndarray | None) -> np.ndarray:
 def test_a_second_face_is_counted_within_the_detector_interval(matcher: FaceMatcher) -> None:
     one = read_video(VIDEOS / "grid/bbaf2n.mpg", with_audio=False)
     other = read_video(VIDEOS / "grid/lrwp9a.mpg", with_audio=False)
-    tracker = FaceTracker(matcher)
-    appears = 31  # not a detector frame: the count must wait for the next run, at most DETECT_EVERY
+    tracker = FaceTracker(matcher, detect_every=FOLLOW_DETECT_EVERY)
+    appears = 31  # not a detector frame: the count must wait for the next run, at most FOLLOW_DETECT_EVERY
     frames = [
         tracker.step(
             _side_by_side(one.frames[i], other.frames[i] if i >= appears else None), i, float(one.times[i])
@@ -91,14 +91,14 @@ def test_a_second_face_is_counted_within_the_detector_interval(matcher: FaceMatc
         for i in range(60)
     ]
     assert all(f.faces == 1 for f in frames[:appears])
-    assert all(f.faces == 2 for f in frames[appears + DETECT_EVERY :])
+    assert all(f.faces == 2 for f in frames[appears + FOLLOW_DETECT_EVERY :])
     assert all(f.tracked and f.box is not None and f.box[2] < one.frames[0].shape[1] for f in frames)
 
 
 def test_a_jump_of_the_face_is_followed_on_the_frame_it_happens(matcher: FaceMatcher) -> None:
     clip = read_video(VIDEOS / "grid/bbaf2n.mpg", with_audio=False)
     w = clip.frames[0].shape[1]
-    tracker = FaceTracker(matcher)
+    tracker = FaceTracker(matcher, detect_every=FOLLOW_DETECT_EVERY)
     jump = 33  # between two detector runs
     frames = []
     for i in range(45):
@@ -109,6 +109,17 @@ def test_a_jump_of_the_face_is_followed_on_the_frame_it_happens(matcher: FaceMat
     assert all(f.tracked for f in frames)
     assert all(f.box is not None and f.box[0] > w for f in frames[jump:])
     assert all(f.box is not None and f.box[2] < w for f in frames[:jump])
+
+
+def test_by_default_the_detector_places_the_mesh_on_every_frame(
+    matcher: FaceMatcher, blinking_clip: Clip, full_and_following: tuple[Track, Track]
+) -> None:
+    full, _ = full_and_following
+    default = track_face(matcher, blinking_clip)
+    assert default.calls["detect"] == len(blinking_clip.frames)
+    for f, g in zip(full.frames, default.frames, strict=True):
+        assert f.box is not None and g.box is not None and np.array_equal(f.box, g.box)
+        assert f.mar == g.mar and (g.eyes_interpolated or f.ear_open_eye == g.ear_open_eye)
 
 
 def test_detector_interval_must_be_positive(matcher: FaceMatcher) -> None:
