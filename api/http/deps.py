@@ -39,21 +39,33 @@ def require(*roles: str, budget: str = "default") -> Callable[..., Client]:
     def dependency(
         request: Request, service: Service, key: Annotated[str | None, Depends(api_key_header)]
     ) -> Client:
-        client = authenticate(service, key) if key else None
-        if client is None:
-            # Guessing keys costs the guesser's address its budget, as requests cost a client's.
-            address = request.client.host if request.client else "unknown"
-            if not request.app.state.limiters["unauthenticated"].allow(address):
-                raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
-            raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
-        if client.role not in roles and client.role != "admin":
-            raise DomainError(Kind.FORBIDDEN, FORBIDDEN)
-        limiter: RateLimiter = request.app.state.limiters[budget]
-        if not limiter.allow(client.name):
-            raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
-        return client
+        address = request.client.host if request.client else "unknown"
+        return admit(service, request.app.state.limiters, key, address, roles, budget)
 
     return dependency
+
+
+def admit(
+    service: CertificationService,
+    limiters: dict[str, RateLimiter],
+    key: str | None,
+    address: str,
+    roles: tuple[str, ...],
+    budget: str = "default",
+) -> Client:
+    """The one admission rule, for HTTP requests and the live WebSocket alike: an active
+    client of ``roles`` (admins always), within its budget; a wrong key costs the caller's
+    address its budget, as requests cost a client's."""
+    client = authenticate(service, key) if key else None
+    if client is None:
+        if not limiters["unauthenticated"].allow(address):
+            raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
+        raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
+    if client.role not in roles and client.role != "admin":
+        raise DomainError(Kind.FORBIDDEN, FORBIDDEN)
+    if not limiters[budget].allow(client.name):
+        raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
+    return client
 
 
 Frontline = Annotated[Client, Depends(require("kiosk", "app", "staff"))]

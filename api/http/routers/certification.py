@@ -108,9 +108,11 @@ async def submit_response(
     return outcome_view(result, client)
 
 
-def _claim(service: CertificationService, session_id: str, client: Client) -> tuple[ChallengeSession, list]:
+def _claim(
+    service: CertificationService, session_id: str, client: Client, capture: str = "upload"
+) -> tuple[ChallengeSession, list]:
     with service.db.transaction() as s:
-        return sessions.claim_session(service, s, session_id, client)
+        return sessions.claim_session(service, s, session_id, client, capture=capture)
 
 
 def _record(

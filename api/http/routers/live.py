@@ -34,9 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from api.certification import audit, sessions
 from api.certification.errors import (
     BUSY,
-    FORBIDDEN,
     INVALID,
-    RATE_LIMITED,
     UNAUTHENTICATED,
     DomainError,
     Kind,
@@ -44,9 +42,9 @@ from api.certification.errors import (
 from api.certification.live import LiveCapture, judge
 from api.certification.service import ADMISSION_RETRY_S, CertificationService
 from api.certification.storage.schema import ChallengeSession, Client
-from api.http.deps import authenticate
+from api.http.deps import admit
 from api.http.problems import INTERNAL, STATUS, problem_body
-from api.http.routers.certification import _record
+from api.http.routers.certification import _claim, _record
 from api.http.views import outcome_view
 from liveness.challenge import Challenge
 from matcher.errors import Reason
@@ -59,7 +57,7 @@ HEADER_BYTES = 5
 HELLO_TIMEOUT_S = 5.0
 STALL_S = 5.0  # no frame for this long: the camera or the connection is gone
 BACKLOG = 60  # messages received but not yet measured (~2 s of frames); more: overloaded
-FRONTLINE = ("kiosk", "app", "staff", "admin")
+FRONTLINE = ("kiosk", "app", "staff")  # as the HTTP session routes (admins always)
 STALLED = Reason("live_stalled", "The camera stopped sending: start again.", "摄像头画面中断，请重新开始。")
 CANCELLED = Reason("live_cancelled", "The capture was cancelled.", "已取消采集。")
 
@@ -103,24 +101,21 @@ async def _hello(websocket: WebSocket, service: CertificationService) -> Client:
     except (TimeoutError, KeyError, ValueError) as exc:
         raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED, "send hello with the key first") from exc
     key = hello.get("key") if isinstance(hello, dict) and hello.get("type") == "hello" else None
-    client = await run_in_threadpool(authenticate, service, key) if isinstance(key, str) and key else None
-    limiters = websocket.app.state.limiters
-    if client is None:
-        address = websocket.client.host if websocket.client else "unknown"
-        if not limiters["unauthenticated"].allow(address):
-            raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
-        raise DomainError(Kind.UNAUTHENTICATED, UNAUTHENTICATED)
-    if client.role not in FRONTLINE:
-        raise DomainError(Kind.FORBIDDEN, FORBIDDEN)
-    if not limiters["default"].allow(client.name):
-        raise DomainError(Kind.RATE_LIMITED, RATE_LIMITED, retry_after_s=60)
-    return client
+    address = websocket.client.host if websocket.client else "unknown"
+    return await run_in_threadpool(
+        admit,
+        service,
+        websocket.app.state.limiters,
+        key if isinstance(key, str) else None,
+        address,
+        FRONTLINE,
+    )
 
 
 async def _capture(
     websocket: WebSocket, service: CertificationService, session_id: str, client: Client
 ) -> None:
-    cs, refs = await run_in_threadpool(_claim, service, session_id, client)
+    cs, refs = await run_in_threadpool(_claim, service, session_id, client, "live")
     capture = LiveCapture(
         Challenge.from_dict(cs.challenge), service.live.tracker(service.matcher), service.live
     )
@@ -208,11 +203,6 @@ def _parse(message: Mapping[str, Any], received_s: float) -> Arrival:
     if isinstance(text, dict) and text.get("type") == "stop":
         raise Ended()
     raise DomainError(Kind.INVALID, INVALID, "unexpected message")
-
-
-def _claim(service: CertificationService, session_id: str, client: Client) -> tuple[ChallengeSession, list]:
-    with service.db.transaction() as s:
-        return sessions.claim_session(service, s, session_id, client, capture="live")
 
 
 def _abandon(service: CertificationService, cs: ChallengeSession, client: Client, revealed: bool) -> None:
