@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk bench-kiosk-live clean
+.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk bench-kiosk-live bench-load-live clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -128,3 +128,6 @@ bench-kiosk: models browser
 
 bench-kiosk-live: models browser
 	$(PY) benchmarks/kiosk_timing.py --live --runs 3
+bench-load-live: models
+	$(PY) benchmarks/load_live.py $(DATA) --levels 1 2 3 4 5 6 8 --rounds 2 --live-captures 99
+	$(PY) benchmarks/load_live.py $(DATA) --levels 4 6 8 --rounds 2 --out $(REPORTS)/load-live-capped.json

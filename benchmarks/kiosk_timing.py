@@ -13,8 +13,9 @@ time, and the same helper the next time from the saved list.
 
     python benchmarks/kiosk_timing.py --runs 3
 
-``--live`` measures the live, guided capture instead (issue 14; the page with
-``lifecertConfig.live``): (1) blink-only challenges fitted to the looping d0 clip, as above,
+``--live`` measures the live, guided capture instead (issue 14; the kiosk's default since
+session 6, ``lifecertConfig.live``; the upload runs pin it off): (1) blink-only challenges
+fitted to the looping d0 clip, as above,
 with the service's own random prompt pauses; (2) the service's real challenge (one blink and 4-6
 digits, random order; OneBlink says why not two) with an ORACLE-timed clip: the fake camera
 loops d12 (a man talking, three blinks), the fake microphone plays its sound, and the prompt

@@ -59,6 +59,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def client_keys(env: dict[str, str], prefix: str, roles: tuple[str, ...]) -> dict[str, str]:
+    """One API client per role, made by `lifecert clients add` in the benchmark's home."""
+    lifecert = str(Path(sys.executable).with_name("lifecert"))
+    return {
+        role: subprocess.run(
+            [lifecert, "clients", "add", f"{prefix}-{role}", "--role", role],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for role in roles
+    }
+
+
 def wait_up(url: str, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -144,17 +159,7 @@ def main() -> None:
             "LOAD_WINDOW_S": str(round(clip.duration_s - 0.2, 2)),
             "PYTHONPATH": str(ROOT),
         }
-        lifecert = str(Path(sys.executable).with_name("lifecert"))
-        keys = {
-            role: subprocess.run(
-                [lifecert, "clients", "add", f"load-{role}", "--role", role],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            for role in ("staff", "app")
-        }
+        keys = client_keys(env, "load", ("staff", "app"))
         host_ports = [free_port() for _ in range(args.hosts)]
         hosts = [
             subprocess.Popen(

@@ -12,6 +12,7 @@ Screenshots of each screen are saved under reports/kiosk-screens/.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -166,10 +167,16 @@ def launch(pw, camera: Path, extra: tuple[str, ...] = ()):  # type: ignore[no-un
     )
 
 
-def browser_page(pw, camera: Path, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
+def browser_page(pw, camera: Path, viewport: dict[str, int], live: bool | None = False):  # type: ignore[no-untyped-def]
+    """A page in a fresh browser. ``live=False`` (these tests): the recorded upload, as phones
+    capture and as every device falls back to; ``None``: the page's own default (live on a
+    kiosk key, tests/test_kiosk_live.py)."""
     browser = launch(pw, camera)
     context = browser.new_context(viewport=viewport, locale="zh-CN")
-    return browser, context.new_page()
+    page = context.new_page()
+    if live is not None:
+        page.add_init_script(f"window.lifecertConfig = {{live: {json.dumps(live)}}};")
+    return browser, page
 
 
 def run_flow(

@@ -1,4 +1,5 @@
-"""The kiosk page on ten screens, 360×640 up to 1920×1080, portrait and landscape (issue 14 d).
+"""The kiosk page on ten screens, 360×640 up to 1920×1080, portrait and landscape (issue 14 d),
+with the live capture (the kiosk default) and with the recorded upload.
 
 On every screen of the path (identify, consent, who, the helper's form, the camera ready, the
 six digits being read, a result) the current prompt, the digits and the primary button lie
@@ -86,13 +87,18 @@ def check(page, where: str, *selectors: str) -> None:  # type: ignore[no-untyped
     axe(page, where)
 
 
+@pytest.mark.parametrize("capture", ["live", "upload"])
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-def test_every_screen_fits_and_passes_axe(setup, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+def test_every_screen_fits_and_passes_axe(setup, width: int, height: int, capture: str) -> None:  # type: ignore[no-untyped-def]
+    """Both captures: live (the kiosk's default: the service prompts the digits) and the
+    recorded upload (phones, and the fallback: a spoken plan, a count, then the digits)."""
     server, browser, (idn, name) = setup
     SCREENS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     page = context.new_page()
-    size = f"{width}x{height}"
+    if capture == "upload":
+        page.add_init_script("window.lifecertConfig = {live: false};")
+    size = f"{width}x{height}-{capture}"
     try:
         page.goto(f"{server.url}/kiosk/#key={server.keys['kiosk']}")
         page.wait_for_selector("#step-identify:not([hidden])")
@@ -115,9 +121,14 @@ def test_every_screen_fits_and_passes_axe(setup, width: int, height: int) -> Non
         )
         check(page, f"{size}-camera", "#capture-start", "#feedback", ".guide")
         page.click("#capture-start")
-        page.wait_for_function("() => document.body.dataset.phase === 'plan'", timeout=20_000)
-        inside(page, "#prompt", f"{size}-plan")
-        inside(page, "#capture-cancel", f"{size}-plan")
+        if capture == "upload":
+            page.wait_for_function("() => document.body.dataset.phase === 'plan'", timeout=20_000)
+            inside(page, "#prompt", f"{size}-plan")
+            inside(page, "#capture-cancel", f"{size}-plan")
+        else:
+            page.wait_for_function("() => document.body.dataset.phase === 'recording'", timeout=20_000)
+            inside(page, "#prompt", f"{size}-lining-up")
+            inside(page, "#capture-cancel", f"{size}-lining-up")
         page.wait_for_selector("#digits:not([hidden])", timeout=30_000)
         check(page, f"{size}-digits", "#digits span", "#prompt", "#capture-cancel")
         tops = page.locator("#digits span").evaluate_all("els => els.map(e => e.getBoundingClientRect().top)")

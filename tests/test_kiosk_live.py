@@ -10,6 +10,7 @@ tracks, prompts, confirms, judges and records.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,12 +43,17 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+def enrol(server: kb.Server, name: str, frame: int) -> str:
+    """A person whose ID photo is one frame of the camera's clip."""
+    photo = cv2.imencode(".jpg", read_video(kb.CLIP, with_audio=False).frames[frame])[1].tobytes()
+    return kb.enrol(server, name, photo)
+
+
 def test_the_live_flow_prompts_confirms_and_certifies(server: kb.Server, camera: Path) -> None:
-    frame = cv2.imencode(".jpg", read_video(kb.CLIP, with_audio=False).frames[10])[1].tobytes()
-    idn = kb.enrol(server, "直播老人", frame)
+    """On a kiosk key the page captures live by default: no configuration is given here."""
+    idn = enrol(server, "直播老人", 10)
     with playwright_api.sync_playwright() as pw:
-        browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920})
-        page.add_init_script("window.lifecertConfig = {live: true};")
+        browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920}, live=None)
         sockets: list[str] = []
         page.on("websocket", lambda ws: sockets.append(ws.url))
         shown: list[str] = []
@@ -69,8 +75,7 @@ def test_the_live_flow_prompts_confirms_and_certifies(server: kb.Server, camera:
 def test_without_a_websocket_the_page_records_and_uploads_instead(server: kb.Server, camera: Path) -> None:
     """A reverse proxy that does not pass WebSocket upgrades: the socket closes before the
     service says anything, and the page goes on with the recorded upload at once."""
-    frame = cv2.imencode(".jpg", read_video(kb.CLIP, with_audio=False).frames[12])[1].tobytes()
-    idn = kb.enrol(server, "回退老人", frame)
+    idn = enrol(server, "回退老人", 12)
     with playwright_api.sync_playwright() as pw:
         browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920})
         page.add_init_script("window.lifecertConfig = {live: true};")
@@ -82,6 +87,59 @@ def test_without_a_websocket_the_page_records_and_uploads_instead(server: kb.Ser
         browser.close()
     assert "认证成功" in text or "审核" in text, text  # liveness and the match passed
     assert len(uploads) == 1 and "live" not in timings, timings
+
+
+def test_a_phone_records_and_uploads_by_default(server: kb.Server, camera: Path) -> None:
+    """On an app key (a phone, whose uplink nobody measured) the default is the recorded upload."""
+    idn = enrol(server, "手机老人", 16)
+    with playwright_api.sync_playwright() as pw:
+        browser, page = kb.browser_page(pw, camera, {"width": 390, "height": 844}, live=None)
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        text = kb.run_flow(page, server, idn, "手机老人", "live-phone-default", key_role="app")
+        timings = page.evaluate("window.lifecertTimings")
+        browser.close()
+    assert "认证成功" in text or "审核" in text, text
+    assert sockets == [] and "live" not in timings, (sockets, timings)
+
+
+def test_when_every_live_place_is_taken_the_page_uploads_this_time_only(
+    server: kb.Server, camera: Path
+) -> None:
+    """The service's live places full (settings.live_captures): refused before anything is
+    claimed, the page records and uploads the same person, and tries live again next time."""
+    service = server.app.state.service  # type: ignore[attr-defined]
+    idn = enrol(server, "满员老人", 18)
+    next_idn = enrol(server, "下一位", 20)
+    places = service._live_admission
+    service._live_admission = threading.Semaphore(0)  # every place taken
+    try:
+        with playwright_api.sync_playwright() as pw:
+            browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920}, live=None)
+            sockets: list[str] = []
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            uploads: list[str] = []
+            page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
+            text = kb.run_flow(page, server, idn, "满员老人", "live-full")
+            timings = page.evaluate("window.lifecertTimings")
+            service._live_admission = places  # a place again; the next person, same page
+            page.click("#result-done")
+            page.wait_for_selector("#step-identify:not([hidden])")
+            page.fill("#id-number", next_idn)
+            page.fill("#name", "下一位")
+            page.click("#identify-next")
+            page.click("#consent-yes")
+            page.click("#who-self")
+            page.wait_for_function("() => document.querySelector('#feedback').textContent.length > 0")
+            page.click("#capture-start")
+            page.wait_for_selector("#step-result:not([hidden])", timeout=90_000)
+            again = page.evaluate("window.lifecertTimings")
+            browser.close()
+    finally:
+        service._live_admission = places
+    assert "认证成功" in text or "审核" in text, text
+    assert len(sockets) == 2 and len(uploads) == 1 and "live" not in timings, (sockets, uploads, timings)
+    assert again.get("live") is True, again  # the next capture went live again
 
 
 @dataclass
@@ -96,8 +154,7 @@ def test_cancel_during_the_live_capture_records_nothing_and_releases_the_session
     server: kb.Server, camera: Path
 ) -> None:
     service = server.app.state.service  # type: ignore[attr-defined]
-    frame = cv2.imencode(".jpg", read_video(kb.CLIP, with_audio=False).frames[14])[1].tobytes()
-    idn = kb.enrol(server, "取消老人", frame)
+    idn = enrol(server, "取消老人", 14)
     before = service.live
     service.live = LiveSetup(planner=Later())
     try:

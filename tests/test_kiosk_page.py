@@ -89,12 +89,15 @@ def env(tmp_path_factory: pytest.TempPathFactory, matcher) -> Iterator[Env]:  # 
 
 @contextmanager
 def opened(env: Env, *, viewport=PHONE, role="kiosk", config=None, key=True, init=""):  # type: ignore[no-untyped-def]
+    """The page on one device. These tests capture with the recorded upload (``live: false``:
+    how phones capture, and what every device falls back to) unless ``config`` says otherwise;
+    the live capture has tests/test_kiosk_live.py."""
     context = env.browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[attr-defined]
     page = context.new_page()
     page.dialogs = []  # window.prompt / alert / confirm: none are used any more
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
     page.add_init_script(
-        f"window.lifecertConfig = {json.dumps({'idleMs': 600_000, **(config or {})})};{init}"
+        f"window.lifecertConfig = {json.dumps({'idleMs': 600_000, 'live': False, **(config or {})})};{init}"
     )
     page.goto(f"{env.server.url}/kiosk/" + (f"#key={env.server.keys[role]}" if key else ""))
     if key:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +29,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.certification.errors import DomainError
 from api.certification.live import LiveCapture, LiveLimits, LiveSetup
+from api.certification.settings import live_captures_per_worker, load_settings
 from api.certification.storage.schema import Attempt, AuditEntry, Certification, ChallengeSession
 from liveness.challenge import ChallengeFactory, FixedWindowChallenges
 from liveness.video import Clip, read_video
@@ -292,6 +294,65 @@ def test_a_disconnect_before_any_prompt_releases_the_session(tc: TestClient, cli
     assert count(tc, Attempt, session_id=opened["session_id"]) == 0
     with tc.websocket_connect(opened["live_path"]) as ws:
         assert hello(ws, tc)["type"] == "ready"
+
+
+def test_a_capture_the_service_measured_too_few_frames_of_is_not_judged(tc: TestClient, clip: Clip) -> None:
+    """Every other frame (12.5 a second, as a service that fell behind its frames measures
+    them): below the checks' 20/s the capture is not judged. The person is asked to start
+    again and no failed attempt counts against them; the prompt was shown, so the session is
+    spent and the abandonment audited."""
+    clock = FakeClock()
+    use(tc, clock, OraclePlanner({"blink": [5.0]}))
+    idn = enrol(tc, "直播慢", clip)
+    opened = open_live(tc, idn, "直播慢")
+    sparse = Clip(clip.frames[::2], clip.times[::2], clip.audio, source="test")
+    with tc.websocket_connect(opened["live_path"]) as ws:
+        assert hello(ws, tc)["type"] == "ready"
+        events = stream(ws, clock, sparse)
+    assert [e["type"] for e in events[-2:]] == ["judging", "error"], events[-3:]
+    problem = events[-1]["problem"]
+    assert problem["code"] == "live_too_few_frames" and problem["status"] == 503, problem
+    assert "12.5 frames/s" in problem["detail"]
+    assert count(tc, Attempt, session_id=opened["session_id"]) == 0
+    assert consumed(tc, opened["session_id"])
+    assert count(tc, AuditEntry, action="live_capture_abandoned") >= 1
+
+
+def test_past_the_live_places_a_capture_is_refused_before_anything_is_claimed(
+    tc: TestClient, clip: Clip
+) -> None:
+    """settings.live_captures places: the next capture is told ``live_capture_full`` (503, the
+    page then records and uploads), its session untouched; a place freed is a place again."""
+    use(tc, FakeClock(), OraclePlanner({"blink": [30.0]}))
+    svc = tc.service  # type: ignore[attr-defined]
+    places = svc._live_admission
+    svc._live_admission = threading.Semaphore(1)
+    try:
+        first = open_live(tc, enrol(tc, "名额甲", clip), "名额甲")
+        second = open_live(tc, enrol(tc, "名额乙", clip), "名额乙")
+        with tc.websocket_connect(first["live_path"]) as ws:
+            assert hello(ws, tc)["type"] == "ready"
+            with tc.websocket_connect(second["live_path"]) as full:
+                full.send_text(json.dumps({"type": "hello", "key": tc.keys["kiosk"]}))  # type: ignore[attr-defined]
+                problem = refusal(full)
+            assert problem["code"] == "live_capture_full" and problem["status"] == 503
+            assert problem["retry_after_s"] > 0
+            ws.send_text(json.dumps({"type": "stop"}))
+        assert not consumed(tc, second["session_id"])
+        with tc.websocket_connect(second["live_path"]) as ws:  # the first one's place is free
+            assert hello(ws, tc)["type"] == "ready"
+    finally:
+        svc._live_admission = places
+
+
+def test_live_places_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFECERT_LIVE_CAPTURES", "3")
+    assert load_settings().live_captures == 3
+    assert live_captures_per_worker(1, cores=2) == 4  # as benchmarks/load_live.py measured
+    assert live_captures_per_worker(2, cores=2) == 2 and live_captures_per_worker(8, cores=2) == 1
+    monkeypatch.setenv("LIFECERT_LIVE_CAPTURES", "many")
+    with pytest.raises(ValueError, match="LIFECERT_LIVE_CAPTURES"):
+        load_settings()
 
 
 def refusal(ws: WebSocketTestSession) -> dict[str, Any]:

@@ -123,6 +123,11 @@ BUSY = Reason(
     "The service is busy checking other people: please try again in a few seconds.",
     "系统繁忙，请稍等几秒后重试。",
 )
+LIVE_FULL = Reason(
+    "live_capture_full",
+    "Every live capture place is taken: the recorded capture is used instead.",
+    "实时采集名额已满，改用录制方式。",
+)
 STORAGE_UNAVAILABLE = Reason(
     "storage_unavailable",
     "Records cannot be written right now; nothing was lost. Please try again in a few minutes.",

@@ -51,6 +51,17 @@ FRAME_TOO_LARGE = Reason("live_frame_too_large", "A camera frame is too large.",
 AUDIO_INVALID = Reason(
     "live_audio_invalid", "The sound must be 16 kHz mono 16-bit PCM.", "声音须为16kHz单声道16位PCM。"
 )
+TOO_FEW_FRAMES = Reason(
+    "live_too_few_frames",
+    "Too few camera frames reached the service to judge fairly: please start again.",
+    "画面传输不够流畅，无法公平判断，请重新开始。",
+)
+# Below this many measured frames a second the blink and mouth checks lose their footing
+# (BENCHMARKS.md, liveness under capture conditions) and the smoothness of the motion reads as
+# a cut: a service that fell behind its frames failed genuine captures as "discontinuous"
+# (benchmarks/load_live.py). Such a capture is not judged: the person is asked to start
+# again, and no failed attempt counts against them.
+MIN_JUDGED_FPS = 20.0
 TOO_LONG = Reason(
     "live_capture_too_long", "The capture took too long: start again.", "采集时间过长，请重新开始。"
 )
@@ -361,5 +372,20 @@ def judge(svc: CertificationService, capture: LiveCapture, references: list[Refe
     if not capture.measures:
         raise DomainError(Kind.INVALID, INVALID, "no frame was received")
     challenge, clip, track = capture.judged()
+    rate = judged_fps(clip)
+    if rate < MIN_JUDGED_FPS:
+        raise DomainError(
+            Kind.UNAVAILABLE,
+            TOO_FEW_FRAMES,
+            f"{rate:.1f} frames/s measured, {MIN_JUDGED_FPS:.0f} needed",
+            retry_after_s=1,
+        )
     with svc.analysis_slots:
         return judging.judge_frames(svc, challenge, clip, references, track=track)
+
+
+def judged_fps(clip: Clip) -> float:
+    """Frames measured per second over the judged capture (a single frame: none)."""
+    if len(clip.times) < 2 or clip.times[-1] <= clip.times[0]:
+        return 0.0
+    return (len(clip.times) - 1) / float(clip.times[-1] - clip.times[0])

@@ -18,7 +18,7 @@ from functools import cached_property
 from api.certification import judging, workers
 from api.certification.clock import local_today
 from api.certification.enrolment import ImportReport
-from api.certification.errors import BUSY, DomainError, Kind
+from api.certification.errors import BUSY, LIVE_FULL, DomainError, Kind
 from api.certification.judging import Judgement
 from api.certification.live import LiveSetup
 from api.certification.rules import PersonRecord, Policy
@@ -60,6 +60,9 @@ class CertificationService:
         # upload is refused at once (503, retry shortly) before its session is consumed,
         # rather than waiting in an unbounded queue holding its clip in memory.
         self._admission = threading.BoundedSemaphore(settings.max_parallel_analyses + settings.analysis_queue)
+        # Live captures hold a place for their whole length (seconds, not one analysis), and
+        # a host that falls behind their frames fails genuine people: they have their own cap.
+        self._live_admission = threading.Semaphore(settings.live_captures)
 
     @property
     def matcher(self) -> FaceMatcher:
@@ -99,6 +102,19 @@ class CertificationService:
             yield
         finally:
             self._admission.release()
+
+    @contextmanager
+    def live_admitted(self) -> Iterator[None]:
+        """A live capture's place (``settings.live_captures``) and, inside it, its place in the
+        analysis queue. Full: ``DomainError(UNAVAILABLE, LIVE_FULL)``, before anything is
+        claimed, so the page can record and upload the same person at once."""
+        if not self._live_admission.acquire(blocking=False):
+            raise DomainError(Kind.UNAVAILABLE, LIVE_FULL, retry_after_s=ADMISSION_RETRY_S)
+        try:
+            with self.admitted():
+                yield
+        finally:
+            self._live_admission.release()
 
     def judge(self, cs: ChallengeSession, clip_bytes: bytes, references: list[Reference]) -> Judgement:
         """Liveness, then the best frame against the references, in one of the analysis slots."""

@@ -23,6 +23,15 @@ from models import default_home
 REGISTER_MATCH_THRESHOLD = 0.55
 
 
+LIVE_CAPTURES_PER_CORE = 2
+
+
+def live_captures_per_worker(workers: int, cores: int | None = None) -> int:
+    """A host's live-capture places shared out between its API workers (at least one each):
+    N workers each taking the whole host's share would promise N times the cores there are."""
+    return max(1, LIVE_CAPTURES_PER_CORE * (cores or os.cpu_count() or 1) // max(1, workers))
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -36,6 +45,12 @@ class Settings:
     rate_per_minute: int = 60
     max_parallel_analyses: int = max(1, os.cpu_count() or 1)
     analysis_queue: int = 4  # uploads waiting for an analysis slot before new ones get 503
+    # Live captures streaming at once in this process. Each measures 25 frames a second as
+    # they arrive, about half a core (benchmarks/load_live.py: on 2 cores 4 held >= 22
+    # frames/s; at 5 the service fell below the checks' 20/s and failed genuine captures as
+    # discontinuous). Past it a live capture is refused at its start, and the page records
+    # and uploads instead. `lifecert serve --workers N` divides it between the workers.
+    live_captures: int = live_captures_per_worker(1)
     session_ttl_s: int = 120
     register_match_threshold: float = REGISTER_MATCH_THRESHOLD
     # "memory": one process; "database": counted in the database, shared by every worker
@@ -90,6 +105,13 @@ def load_settings(**overrides: object) -> Settings:
         if not rate.isdigit() or int(rate) < 1:
             raise ValueError(f"LIFECERT_RATE_PER_MINUTE must be a positive whole number, not {rate!r}")
         values["rate_per_minute"] = int(rate)
+    live = os.environ.get("LIFECERT_LIVE_CAPTURES")
+    if live:
+        if not live.isdigit():
+            raise ValueError(
+                f"LIFECERT_LIVE_CAPTURES must be a whole number (0: no live capture), not {live!r}"
+            )
+        values["live_captures"] = int(live)
     threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
     if threshold:
         values["register_match_threshold"] = _score("LIFECERT_REGISTER_MATCH_THRESHOLD", threshold)

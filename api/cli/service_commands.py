@@ -66,7 +66,7 @@ def serve(
     (docs/DEPLOY.md)."""
     import uvicorn
 
-    from api.certification.settings import load_settings
+    from api.certification.settings import live_captures_per_worker, load_settings
     from api.demo import seed_demo
     from api.http.app import create_app
 
@@ -74,6 +74,9 @@ def serve(
     os.environ.setdefault("LIFECERT_WORKER_PROCESSES", "1")
     if workers > 1:
         os.environ.setdefault("LIFECERT_RATE_LIMIT_STORE", "database")
+        # The host's live-capture places shared out, or N workers would promise N times the
+        # cores they have (api/certification/settings.py, live_captures).
+        os.environ.setdefault("LIFECERT_LIVE_CAPTURES", str(live_captures_per_worker(workers)))
     try:
         settings = load_settings(demo=demo)
         application = create_app(settings)

@@ -9,9 +9,10 @@ const CONFIG = Object.assign({
   uploadSlowMs: 12000, uploadTimeoutMs: 90000, slowHintMs: 8000,
   planMaxMs: 6000, lockoutBurst: 5,       // api/certification/lockouts.py PERSON_BURST
   // The live, guided capture (api/http/routers/live.py): the camera streams to the service,
-  // which prompts and confirms. Off by default for now (see README): true turns it on where
-  // the browser can do it; the recorded upload stays the fallback.
-  live: false, liveFps: 25, liveWidth: 640, liveInFlight: 10,
+  // which prompts and confirms. "auto": on hall kiosks and counters (the hall's own network
+  // carries ~1 MB/s of frames), the recorded upload on phones, whose uplink nobody measured;
+  // true or false for every device. The recorded upload stays the fallback everywhere.
+  live: "auto", liveFps: 25, liveWidth: 640, liveInFlight: 10,
 }, window.lifecertConfig || {});
 const state = { lang: "zh", key: null, deviceKey: null, role: null, deviceRole: null, staffMode: false, elder: false,
                 person: null, idNumber: "", name: "", proxyId: null, savedProxy: null, failures: 0, failuresFor: "",
@@ -60,6 +61,7 @@ const step = () => document.body.dataset.step;
 class ServiceError extends Error { constructor(problem) { super(problem.code); this.problem = problem; } }
 class Cancelled extends Error {}
 class LiveUnavailable extends Error {}  // the live socket closed before the service answered: upload instead
+class LiveFull extends LiveUnavailable {}  // every live place on the service is taken: upload this time
 const DOWN = { code: "service_unavailable", message_zh: "服务暂时不可用，请稍后再试，或前往社区服务中心、社保经办窗口办理。",
                message_en: "The service is not available right now. Please try again later, or go to your community service centre or social-insurance counter." };
 
@@ -539,7 +541,7 @@ async function capture() {
                 : state.role === "app" ? "phone" : "kiosk";
   let session;
   try {
-    if (CONFIG.live && liveSupported() && !state.liveBroken) {
+    if (liveWanted() && liveSupported() && !state.liveBroken) {
       try {
         const result = await captureLive(run, clicked, channel);
         state.run = null;
@@ -549,7 +551,7 @@ async function capture() {
         // A proxy without WebSocket upgrades, say: nothing was shown or claimed, so the
         // recorded upload goes on at once, and stays the way on this device.
         if (!(e instanceof LiveUnavailable)) throw e;
-        state.liveBroken = true;
+        if (!(e instanceof LiveFull)) state.liveBroken = true;
         if (run.live) run.live = null;
       }
     }
@@ -656,6 +658,7 @@ $("capture-start").addEventListener("click", () => { if (!state.run) capture(); 
 // The service sees the frames as they are taken: it advises, decides when each prompt
 // appears, confirms each action (✓ 好的) or asks once more, and answers with the verdict
 // about a second after the last action. The digits come only in their prompt.
+function liveWanted() { return CONFIG.live === true || (CONFIG.live === "auto" && shared()); }
 function liveSupported() {
   return !!(window.WebSocket && HTMLCanvasElement.prototype.toBlob && (window.AudioContext || window.webkitAudioContext));
 }
@@ -763,7 +766,8 @@ function captureLive(run, clicked, channel) {
           request_ms: answered - (lastOk || judging), analysis_ms: e.analysis_ms, total_ms: answered - clicked, video_bytes: bytes, frames: sent, events };
         finish(resolve, e);
       } else if (e.type === "error") {
-        finish(reject, new ServiceError(e.problem));
+        // Full before it began: nothing was claimed or shown, so record and upload instead.
+        finish(reject, e.problem.code === "live_capture_full" ? new LiveFull() : new ServiceError(e.problem));
       }
     };
     let answered = false;
@@ -813,7 +817,7 @@ function showProblem(p, where) {
   const server = p.message_zh ? [p.message_zh, p.message_en || p.message_zh] : null;
   const headline = known ? [known[1], known[2]] : server || [DOWN.message_zh, DOWN.message_en];
   const more = [];
-  if (p.code === "service_unavailable" || p.code === "upload_slow") more.push(["这不是您操作的问题。", "It is not something you did."]);
+  if (["service_unavailable", "upload_slow", "live_too_few_frames"].includes(p.code)) more.push(["这不是您操作的问题。", "It is not something you did."]);
   if (p.code === "upload_slow") more.push(["请换个网络，或稍后再试。", "Try another network, or later."]);
   if (p.code === "too_many_attempts") more.push(["也可以前往社区服务中心、社保经办窗口办理。", "You can also go to your community service centre or counter."]);
   if (p.slow) more.push([`上传用了 ${p.slow} 秒，多半是网络较慢，不是您操作的问题。`, `The upload took ${p.slow} s: most likely a slow connection, not something you did.`]);

@@ -82,7 +82,7 @@ async def live_capture(websocket: WebSocket, session_id: str) -> None:
     await websocket.accept()
     try:
         client = await _hello(websocket, service)
-        with service.admitted():
+        with service.live_admitted():
             await _capture(websocket, service, session_id, client)
     except DomainError as exc:
         await _refuse(websocket, STATUS[exc.kind], exc.reason, exc.detail, **exc.extra)
