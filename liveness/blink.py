@@ -178,6 +178,7 @@ ASYMMETRY_CAP_FRAMES = 10
 class BlinkDirection:
     log_speed_ratios: list[float]  # log(closing / reopening peak speed), one per blink used
     closing_minus_opening_frames: int
+    set_aside: int = 0  # blinks with frames lost around them (``even_only``): no evidence
 
     @property
     def plays_backwards(self) -> bool:
@@ -190,6 +191,7 @@ class BlinkDirection:
         return {
             "log_closing_over_opening_speed": [round(r, 2) for r in self.log_speed_ratios],
             "closing_minus_opening_frames": self.closing_minus_opening_frames,
+            "blinks_set_aside": self.set_aside,
             "plays_backwards": self.plays_backwards,
         }
 
@@ -200,9 +202,19 @@ class _Halves:
     opening_frames: int
     log_speed_ratio: float | None
     deep: bool
+    evenly_sampled: bool
 
 
-def _halves(ear: np.ndarray, level: np.ndarray, start: int, end: int) -> _Halves:
+# A gap this much longer than the clip's usual frame interval near a blink's bottom means
+# frames were lost there (in the live capture: the service fell behind and the page held
+# frames back). Counted per frame, a step across the gap looks like a fast half: in a live
+# capture under load a single forward blink read -0.31 and failed `continuity`
+# (benchmarks/load_live.py). Such a blink is no evidence of direction where the service timed
+# the prompts (``even_only``); an uploaded file, whose maker chose its frames, keeps it.
+GAP_FACTOR = 1.5
+
+
+def _halves(ear: np.ndarray, times: np.ndarray, level: np.ndarray, start: int, end: int) -> _Halves:
     bottom = start + int(np.nanargmin(ear[start : end + 1]))
     first = bottom
     while first > 0 and np.isfinite(ear[first - 1]) and ear[first - 1] < REOPEN_FRACTION * level[first - 1]:
@@ -222,25 +234,37 @@ def _halves(ear: np.ndarray, level: np.ndarray, start: int, end: int) -> _Halves
         closing, opening = -np.nanmin(falling), np.nanmax(rising)
         if closing > 0 and opening > 0:
             ratio = float(np.log(closing / opening))
-    return _Halves(
-        bottom - first + 1, last - bottom + 1, ratio, bool(ear[bottom] < DEEP_FRACTION * level[bottom])
-    )
+    gaps = np.diff(times)
+    usual = float(np.median(gaps)) if gaps.size else 0.0
+    around = times[max(0, min(first, lo)) : min(ear.size, max(last + 1, hi))]
+    even = bool(np.all(np.diff(around) <= GAP_FACTOR * usual))
+    deep = bool(ear[bottom] < DEEP_FRACTION * level[bottom])
+    return _Halves(bottom - first + 1, last - bottom + 1, ratio, deep, even)
 
 
 def blink_direction(
-    ear: np.ndarray, times: np.ndarray, blinks: list[Blink], frame_index: np.ndarray
+    ear: np.ndarray,
+    times: np.ndarray,
+    blinks: list[Blink],
+    frame_index: np.ndarray,
+    *,
+    even_only: bool = False,
 ) -> BlinkDirection:
-    """Whether the clip's blinks close fast and reopen slowly (forwards) or the reverse."""
+    """Whether the clip's blinks close fast and reopen slowly (forwards) or the reverse;
+    ``even_only``: from the blinks whose frames around the bottom arrived evenly."""
     level = local_baseline(ear, times)
     halves = [
         _halves(
             ear,
+            times,
             level,
             int(np.searchsorted(frame_index, b.start_frame)),
             int(np.searchsorted(frame_index, b.end_frame)),
         )
         for b in blinks
     ]
+    used = [h for h in halves if h.evenly_sampled or not even_only]
+    set_aside, halves = len(halves) - len(used), used
     deep = [h for h in halves if h.deep]
     speed_evidence = deep or halves
     frames = sum(
@@ -248,5 +272,5 @@ def blink_direction(
         for h in deep
     )
     return BlinkDirection(
-        [h.log_speed_ratio for h in speed_evidence if h.log_speed_ratio is not None], frames
+        [h.log_speed_ratio for h in speed_evidence if h.log_speed_ratio is not None], frames, set_aside
     )

@@ -32,6 +32,7 @@ from api.certification.live import LiveCapture, LiveLimits, LiveSetup
 from api.certification.settings import live_captures_per_worker, load_settings
 from api.certification.storage.schema import Attempt, AuditEntry, Certification, ChallengeSession
 from liveness.challenge import ChallengeFactory, FixedWindowChallenges
+from liveness.tracking import FaceTracker
 from liveness.video import Clip, read_video
 from tests.conftest import DATA, random_id_number
 from tests.test_api import client  # noqa: F401 (the fixture)
@@ -345,6 +346,43 @@ def test_past_the_live_places_a_capture_is_refused_before_anything_is_claimed(
         svc._live_admission = places
 
 
+@dataclass
+class SlowTracker:
+    """The real tracker on a host that cannot keep up: each measure takes half a second of
+    the service's clock."""
+
+    inner: FaceTracker
+    clock: FakeClock
+
+    def step(self, image: np.ndarray, index: int, t: float) -> Any:
+        self.clock.now += 0.5
+        return self.inner.step(image, index, t)
+
+
+def test_while_a_running_capture_falls_behind_no_new_one_is_admitted(tc: TestClient, clip: Clip) -> None:
+    """Places left (settings.live_captures), but a running capture waits 0.5 s per frame for
+    its measure: the next capture is refused (``live_capture_full``, the page uploads)
+    rather than admitted to be measured too slowly; once the slow one ends, it is admitted."""
+    clock = FakeClock()
+    use(tc, clock, OraclePlanner({"blink": [30.0]}))
+    svc = tc.service  # type: ignore[attr-defined]
+    svc.live = replace(svc.live, tracker=lambda matcher: SlowTracker(FaceTracker(matcher), clock))
+    first = open_live(tc, enrol(tc, "落后甲", clip), "落后甲")
+    second = open_live(tc, enrol(tc, "落后乙", clip), "落后乙")
+    with tc.websocket_connect(first["live_path"]) as ws:
+        assert hello(ws, tc)["type"] == "ready"
+        frames_then(ws, clock, clip, 8)
+        with tc.websocket_connect(second["live_path"]) as refused:
+            refused.send_text(json.dumps({"type": "hello", "key": tc.keys["kiosk"]}))  # type: ignore[attr-defined]
+            problem = refusal(refused)
+        assert problem["code"] == "live_capture_full" and problem["detail"] == "behind", problem
+        ws.send_text(json.dumps({"type": "stop"}))
+    assert not consumed(tc, second["session_id"])
+    svc.live = replace(svc.live, tracker=FaceTracker)
+    with tc.websocket_connect(second["live_path"]) as ws:
+        assert hello(ws, tc)["type"] == "ready"
+
+
 def test_live_places_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFECERT_LIVE_CAPTURES", "3")
     assert load_settings().live_captures == 3
@@ -499,6 +537,35 @@ def test_time_spent_lining_up_is_advice_not_part_of_the_judgement(tc: TestClient
         assert attempt.liveness_passed, attempt.reasons
         present = next(c for c in attempt.evidence["checks"] if c["name"] == "face_present")
     assert present["evidence"]["tracked_fraction"] >= 0.99
+
+
+def test_frames_the_page_held_back_around_a_blink_are_no_evidence_of_time_direction(
+    tc: TestClient, clip: Clip
+) -> None:
+    """Three frames lost in d12's prompted blink (5.44 s), as when the service falls behind and
+    the page holds frames back: the blink still counts for the challenge, and the backwards-
+    blink rule sets it aside instead of reading the gap as a fast eyelid."""
+    lost = {i for i, t in enumerate(clip.times) if 5.52 <= t < 5.64}
+    gappy = Clip(
+        [f for i, f in enumerate(clip.frames) if i not in lost],
+        np.delete(clip.times, sorted(lost)),
+        clip.audio,
+        source="test",
+    )
+    clock = FakeClock()
+    use(tc, clock, OraclePlanner({"blink": [5.0]}))
+    idn = enrol(tc, "直播缺帧", clip)
+    opened = open_live(tc, idn, "直播缺帧")
+    with tc.websocket_connect(opened["live_path"]) as ws:
+        assert hello(ws, tc)["type"] == "ready"
+        events = stream(ws, clock, gappy)
+    assert events[-1]["type"] == "verdict", events[-1]
+    with tc.service.db.transaction() as s:  # type: ignore[attr-defined]
+        attempt = s.execute(select(Attempt).where(Attempt.session_id == opened["session_id"])).scalar_one()
+        checks = {c["name"]: c for c in attempt.evidence["checks"]}
+    assert checks["blink"]["passed"], checks["blink"]
+    direction = checks["continuity"]["evidence"]["blink_direction"]
+    assert direction["blinks_set_aside"] >= 1 and not direction["plays_backwards"], direction
 
 
 def test_a_reading_begun_before_its_prompt_fails_with_evidence_that_can_be_stored() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from liveness.audio import audio_visual
 from liveness.blink import detect_blinks
@@ -133,6 +134,32 @@ def test_blink_played_backwards_has_the_fast_half_last() -> None:
     assert not forward.plays_backwards and backward.plays_backwards
     flat, t, idx = _series([0.3] * 60)
     assert not blink_direction(flat, t, [], idx).plays_backwards  # no blink, no verdict
+
+
+def test_a_blink_with_lost_frames_is_no_direction_evidence_where_the_service_timed_the_prompts() -> None:
+    """A forward blink with 120 ms lost as the lids reopen (a live capture whose service fell
+    behind: the page held frames back). Counted per frame, the step across the gap looks like
+    a fast reopening, so the forward blink "plays backwards". In a server-timed capture
+    (``even_only``) such a blink is no evidence either way; evenly sampled it still is; an
+    uploaded file keeps every blink as evidence."""
+    from liveness.blink import blink_direction
+
+    one = [0.3] * 20 + [0.22, 0.12, 0.05, 0.08, 0.12, 0.16, 0.2, 0.24, 0.27] + [0.3] * 20
+    ear, t, idx = _series(one)
+    back = ear[::-1].copy()
+    for even_only in (False, True):
+        forward = blink_direction(ear, t, detect_blinks(ear, t, idx), idx, even_only=even_only)
+        assert forward.log_speed_ratios == pytest.approx([0.916], abs=0.01) and not forward.plays_backwards
+        assert blink_direction(back, t, detect_blinks(back, t, idx), idx, even_only=even_only).plays_backwards
+    keep = np.ones(ear.size, dtype=bool)
+    keep[[23, 24, 25]] = False
+    e, times, i = ear[keep], t[keep], np.arange(int(keep.sum()))
+    blinks = detect_blinks(e, times, i)
+    assert len(blinks) == 1  # still a blink for the blink check
+    assert blink_direction(e, times, blinks, i).plays_backwards  # per frame: the false alarm
+    live = blink_direction(e, times, blinks, i, even_only=True)
+    assert live.log_speed_ratios == [] and live.closing_minus_opening_frames == 0
+    assert not live.plays_backwards
 
 
 def test_mouth_run_backwards_fits_forward_sound_worse() -> None:

@@ -18,6 +18,7 @@ machine over (bytes, receive time) and the judgement.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -346,7 +347,7 @@ class LiveCapture:
         measures = [replace(m, index=m.index - first, t=m.t - t0) for m in self.measures[first:]]
         times = np.array([m.t for m in measures], dtype=np.float64)
         audio = np.concatenate(self._audio)[round(t0 * AUDIO_RATE) :] if self._audio else None
-        clip = Clip(self.frames[first:], times, audio, source="live")
+        clip = Clip(self.frames[first:], times, audio, source="live", server_timed=True)
         return self._prompted(t0), clip, Track(measures, self._tracker_timings())
 
     def _prompted(self, t0: float) -> Challenge:
@@ -364,6 +365,40 @@ class LiveCapture:
     def _tracker_timings(self) -> dict[str, float]:
         timings = getattr(self.tracker, "timings_ms", None)
         return timings() if callable(timings) else {}
+
+
+class LiveLoad:
+    """How far behind its frames each running live capture is measured, so that no new one is
+    admitted while any falls behind.
+
+    The fixed number of places (``settings.live_captures``) is what a quiet host carries; a
+    host also judging uploads, or sharing its cores, carries fewer, and a capture measured too
+    slowly is not judged (``MIN_JUDGED_FPS``): the person must start again. So a new capture
+    is refused (the page then records and uploads) while any running one waits more than
+    ``LAG_LIMIT_S`` between a frame's arrival and its measure (smoothed over a few frames): a
+    service that keeps up answers within one measure, one that does not lets the page's
+    in-flight frames (up to 10, 0.4 s) pile up. The lag is the service's own, whatever the
+    device's frame rate."""
+
+    LAG_LIMIT_S = 0.2
+    SMOOTHING = 0.2  # per frame: about a fifth of a second at 25 frames/s
+
+    def __init__(self) -> None:
+        self._lag: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def measured(self, capture: object, lag_s: float) -> None:
+        with self._lock:
+            before = self._lag.get(id(capture), lag_s)
+            self._lag[id(capture)] = before + self.SMOOTHING * (lag_s - before)
+
+    def ended(self, capture: object) -> None:
+        with self._lock:
+            self._lag.pop(id(capture), None)
+
+    def behind(self) -> bool:
+        with self._lock:
+            return any(lag > self.LAG_LIMIT_S for lag in self._lag.values())
 
 
 def judge(svc: CertificationService, capture: LiveCapture, references: list[Reference]) -> judging.Judgement:

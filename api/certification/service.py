@@ -20,7 +20,7 @@ from api.certification.clock import local_today
 from api.certification.enrolment import ImportReport
 from api.certification.errors import BUSY, LIVE_FULL, DomainError, Kind
 from api.certification.judging import Judgement
-from api.certification.live import LiveSetup
+from api.certification.live import LiveLoad, LiveSetup
 from api.certification.rules import PersonRecord, Policy
 from api.certification.security import RecordCipher, id_lookup_hash
 from api.certification.settings import Settings
@@ -63,6 +63,7 @@ class CertificationService:
         # Live captures hold a place for their whole length (seconds, not one analysis), and
         # a host that falls behind their frames fails genuine people: they have their own cap.
         self._live_admission = threading.Semaphore(settings.live_captures)
+        self.live_load = LiveLoad()
 
     @property
     def matcher(self) -> FaceMatcher:
@@ -105,11 +106,14 @@ class CertificationService:
 
     @contextmanager
     def live_admitted(self) -> Iterator[None]:
-        """A live capture's place (``settings.live_captures``) and, inside it, its place in the
-        analysis queue. Full: ``DomainError(UNAVAILABLE, LIVE_FULL)``, before anything is
-        claimed, so the page can record and upload the same person at once."""
+        """A live capture's place (``settings.live_captures``, and none while a running capture
+        falls behind: ``LiveLoad``) and, inside it, its place in the analysis queue. Refused:
+        ``DomainError(UNAVAILABLE, LIVE_FULL)``, before anything is claimed, so the page can
+        record and upload the same person at once."""
+        if self.live_load.behind():  # the running captures are not kept up with already
+            raise DomainError(Kind.UNAVAILABLE, LIVE_FULL, "behind", retry_after_s=ADMISSION_RETRY_S)
         if not self._live_admission.acquire(blocking=False):
-            raise DomainError(Kind.UNAVAILABLE, LIVE_FULL, retry_after_s=ADMISSION_RETRY_S)
+            raise DomainError(Kind.UNAVAILABLE, LIVE_FULL, "full", retry_after_s=ADMISSION_RETRY_S)
         try:
             with self.admitted():
                 yield

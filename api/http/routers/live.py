@@ -160,10 +160,12 @@ async def _stream(websocket: WebSocket, service: CertificationService, capture: 
                 continue
             for event in await run_in_threadpool(capture.frame, item.payload, item.received_s, item.client_s):
                 await websocket.send_json(event)
+            service.live_load.measured(capture, service.live.clock() - item.received_s)
             if not capture.finished:
                 # Every frame is answered, so the page keeps only a few in flight (back-pressure).
                 await websocket.send_json({"type": "measured", "frames": len(capture.measures)})
     finally:
+        service.live_load.ended(capture)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
