@@ -79,7 +79,8 @@ class Capture:
     level: int
     outcome: str = "error"
     sent: int = 0
-    skipped: int = 0
+    skipped: int = 0  # ticks whose frame the page would hold back (10 awaiting an answer)
+    late_ticks: int = 0  # ticks this client itself missed (its own host busy)
     measured: int = 0
     prompts: int = 0
     missed: int = 0
@@ -115,21 +116,26 @@ async def one_capture(
 
         async def sender() -> None:
             await ready.wait()
+            # A camera, as the page's setInterval samples it: each tick sends the frame of that
+            # moment; a tick that comes late is late (no burst of catch-up frames), and the
+            # clip frame a late tick skipped is never sent, as a camera's would not be.
             start = time.perf_counter()
-            tick = 0
+            last = -1
             while not state.done and state.judging is None:
                 now = time.perf_counter()
+                tick = int((now - start) * FPS)
+                if tick > last + 1:
+                    out.late_ticks += tick - last - 1
+                last = tick
                 if out.sent - state.acked >= IN_FLIGHT:
                     out.skipped += 1
                 else:
                     if state.first is None:
                         state.first = now
                     ms = round((now - state.first) * 1000)
-                    index = int((now - start) * FPS) % len(frames)
-                    await ws.send(struct.pack("<BI", 1, ms) + frames[index])
+                    await ws.send(struct.pack("<BI", 1, ms) + frames[tick % len(frames)])
                     out.sent += 1
-                tick += 1
-                await asyncio.sleep(max(0.0, start + tick / FPS - time.perf_counter()))
+                await asyncio.sleep(max(0.0, start + (tick + 1) / FPS - time.perf_counter()))
 
         ready = asyncio.Event()
         task = asyncio.create_task(sender())
@@ -202,6 +208,7 @@ def summarise(level: int, captures: list[Capture], cpu_s: float, wall_s: float) 
             sum(c.skipped for c in captures) / max(1, sum(c.sent + c.skipped for c in captures)), 3
         ),
         "missed_prompts": sum(c.missed for c in captures),
+        "client_late_ticks": sum(c.late_ticks for c in captures),
         "ok_to_verdict_median_s": round(statistics.median(verdict), 2) if verdict else None,
         "ok_to_verdict_max_s": round(verdict[-1], 2) if verdict else None,
         "streamed_s_total": round(sum(c.streamed_s for c in streamed), 1),
