@@ -264,13 +264,17 @@ def blink_direction(
         for b in blinks
     ]
     used = [h for h in halves if h.evenly_sampled or not even_only]
-    set_aside, halves = len(halves) - len(used), used
-    deep = [h for h in halves if h.deep]
-    speed_evidence = deep or halves
+    deep = [h for h in used if h.deep]
+    # A clip with a full closure is judged on its full closures only, even where the one it
+    # has was set aside: its shallow dips are then no evidence either (a live capture whose
+    # one deep blink lost frames was judged on a dip's -0.88 and failed).
+    speed_evidence = deep if any(h.deep for h in halves) else used
     frames = sum(
         int(np.clip(h.closing_frames - h.opening_frames, -ASYMMETRY_CAP_FRAMES, ASYMMETRY_CAP_FRAMES))
         for h in deep
     )
     return BlinkDirection(
-        [h.log_speed_ratio for h in speed_evidence if h.log_speed_ratio is not None], frames, set_aside
+        [h.log_speed_ratio for h in speed_evidence if h.log_speed_ratio is not None],
+        frames,
+        len(halves) - len(used),
     )
