@@ -5,14 +5,18 @@ from fastapi import APIRouter, Response
 from api.certification import reviews
 from api.http.deps import Service, Staff
 from api.http.schemas import DecisionIn, ReviewDecided, ReviewOut, RowId
+from api.http.views import review_view
 
 router = APIRouter(tags=["staff"])
 
 
 @router.get("/v1/reviews")
 def open_reviews(service: Service, client: Staff) -> list[ReviewOut]:
+    """Every open review with the persons it names (a duplicate_reference names both records;
+    deciding it certifies nobody: approve = different people, reject = the enrolled photo is
+    withdrawn)."""
     with service.db.transaction() as s:
-        return [ReviewOut.model_validate(r) for r in reviews.open_reviews(s)]
+        return [review_view(service, s, r) for r in reviews.open_reviews(s)]
 
 
 @router.post("/v1/reviews/{review_id:int}/decision")
