@@ -1,9 +1,11 @@
 """De-duplication of ID photos at enrolment (issue 13): one face on two pension records.
 
 Over HTTP, on SQLite and on PostgreSQL (tests/test_api.py's service, a register of this
-module's own). Real faces: frames 5 and 40 of the d0 talking clip are one person (cosine
-~0.84 in the shipped preset), as are deepface img2 and img4 (~0.85); img15 and img3 are other
-people (< 0.15 against both). The certifications submit the d0 clip itself.
+module's own); the last test runs the check on tests/test_register_index.py's index backends
+(usearch, pgvector). Real faces: frames 5 and 40 of the d0 talking clip are one person
+(cosine ~0.84 in the shipped preset), as are deepface img2 and img4 (~0.85) and two frames of
+d18; img15 and img3 are other people (< 0.15 against those), img8 another. The
+certifications submit the d0 clip itself.
 """
 
 from __future__ import annotations
@@ -11,15 +13,26 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api.certification import duplicates
-from api.certification.storage.schema import AuditEntry, Certification, Review
+from api.certification.storage.schema import (
+    WITHDRAWN,
+    AuditEntry,
+    Certification,
+    FaceReference,
+    Person,
+    Review,
+)
 from api.demo import ensure_client
 from tests.test_api import CLIPS, clip, enrol, frame_of, h, photo, start, submit
 from tests.test_api import client as client  # the fixture (SQLite and PostgreSQL)
+from tests.test_register_index import add_person, near, unit
+from tests.test_register_index import backend as backend  # the fixtures (SQLite, pgvector)
+from tests.test_register_index import register as register
 
 pytestmark = pytest.mark.needs_data
 
@@ -171,3 +184,26 @@ def test_a_record_whose_only_photo_was_withdrawn_is_sent_to_the_counter(client: 
     )
     r = start(client, idn_g, "重复庚")
     assert r.status_code == 409 and r.json()["code"] == "no_reference_photo"  # enrol a new photo first
+
+
+def test_the_check_searches_the_register_index_and_never_names_a_withdrawn_photo(register) -> None:  # type: ignore[no-untyped-def]
+    """The same check on the index backends themselves (tests/test_register_index.py's register
+    of 1,500 random templates: in-process usearch on SQLite, pgvector HNSW on PostgreSQL)."""
+    svc, templates, ids = register
+    rng = np.random.default_rng(21)
+
+    def enrolled(template: np.ndarray) -> Review | None:
+        with svc.db.transaction() as s:
+            person = s.get(Person, add_person(svc, s, template))
+            ref = s.execute(select(FaceReference).where(FaceReference.person_id == person.id)).scalar_one()
+            return duplicates.flag(svc, s, person, ref, template, "test")
+
+    review = enrolled(near(templates[300], 0.85, rng))  # person ids[300]'s face, another record
+    assert review is not None and review.detail["other_person_id"] == ids[300]
+    assert review.detail["other_score"] == pytest.approx(0.85, abs=0.01)
+    assert enrolled(unit(rng, 1)[0]) is None  # a stranger's face
+    with svc.db.transaction() as s:
+        s.execute(update(FaceReference).where(FaceReference.person_id == ids[300]).values(source=WITHDRAWN))
+    again = enrolled(near(templates[300], 0.85, rng))
+    assert again is not None and ids[300] not in {c["person_id"] for c in again.detail["candidates"]}
+    assert again.detail["other_person_id"] == review.person_id  # the first copy, still matchable

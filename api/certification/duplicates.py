@@ -21,8 +21,10 @@ record; an ID photo is a cleaner image, so the enrolment is where one search set
     the two against each other again (against anyone else, as before);
   - reject = the same face on two records: the photo this enrolment added is withdrawn
     (``source = withdrawn``: kept, so the append-only index stays in step, never matched
-    again); both records stay; that person certifies again only after staff enrol a new
-    photo, which is checked again.
+    again); both records stay; that person certifies on the references left, and with none
+    left sessions answer ``no_reference_photo`` until staff enrol a new photo (checked again).
+    Reject assumes the newer photo is the wrong one: nothing here withdraws the older
+    record's photo when the documents show that one is wrong.
 
 Two enrolments of one face at the same moment, in two transactions, do not see each other
 (each searches only what is committed); the certification-time screening still sees them.

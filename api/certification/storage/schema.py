@@ -198,7 +198,8 @@ class Review(Base):
     __tablename__ = "reviews"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
+    # Indexed: every certification looks up the duplicate-reference reviews naming its person.
+    kind: Mapped[str] = mapped_column(String(30), index=True)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | approved | rejected
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
