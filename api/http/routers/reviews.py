@@ -21,6 +21,10 @@ def open_reviews(service: Service, client: Staff) -> list[ReviewOut]:
 
 @router.post("/v1/reviews/{review_id:int}/decision")
 def decide(review_id: RowId, body: DecisionIn, service: Service, client: Staff) -> ReviewDecided:
+    """Approve or reject (four eyes where a staff member opened the review). An approval
+    certifies the person, except a deceased person's and a duplicate_reference review's: there
+    approve = the documents show two different people, reject = the same face on two records
+    (the photo that opened it is withdrawn from matching); neither certifies anyone."""
     with service.db.transaction() as s:
         review = reviews.get_review(s, review_id)
         cert = reviews.decide_review(service, s, review, client, body.approve, body.note)
