@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from api.certification import audit, csv_files, id_numbers, register_index
+from api.certification import audit, csv_files, duplicates, id_numbers, register_index
 from api.certification.clock import utcnow
 from api.certification.errors import DomainError, Kind
 from api.certification.rules import CATEGORIES
-from api.certification.storage.schema import FaceReference, Person
+from api.certification.storage.schema import Client, FaceReference, Person, Review
 from matcher import MatcherError, Role, decode_image
 
 if TYPE_CHECKING:
@@ -124,10 +124,26 @@ def plausible_date(text: str, field: str, today: date) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class EnrolledPhoto:
+    """The reference an ID photo became, and the duplicate-reference review it opened, if
+    the face is already on another person's record."""
+
+    reference: FaceReference
+    duplicate_review: Review | None
+
+
 def enrol_photo(
-    svc: CertificationService, s: Session, person: Person, image: bytes, actor: str
-) -> FaceReference:
-    """Quality-gated ID photo -> reference embedding. The image itself is not kept."""
+    svc: CertificationService,
+    s: Session,
+    person: Person,
+    image: bytes,
+    actor: str,
+    staff: Client | None = None,
+) -> EnrolledPhoto:
+    """Quality-gated ID photo -> reference embedding, checked against the register for the
+    same face on another record (``duplicates.flag``; ``staff``, who enrolled it, may not
+    decide that review). The image itself is not kept."""
     try:
         face = svc.matcher.analyse(
             decode_image(image, max_bytes=svc.settings.max_image_bytes), Role.REFERENCE
@@ -151,4 +167,4 @@ def enrol_photo(
     s.flush()
     register_index.added(svc, s, ref, face.embedding)  # issue 13: keep the register index in step
     audit.append(s, actor, "reference_enrolled", person.id, source="id_photo")
-    return ref
+    return EnrolledPhoto(ref, duplicates.flag(svc, s, person, ref, face.embedding, actor, staff))

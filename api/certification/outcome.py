@@ -18,6 +18,9 @@ class ReviewKind(StrEnum):
     TWENTY_FOUR_MONTHS = "24_month_rule"
     REMOTE_FORM = "remote_form"
     DECEASED_ATTEMPT = "deceased_attempt"
+    # One face on two records, found when an ID photo was enrolled (api.certification.duplicates):
+    # its approval certifies nobody.
+    DUPLICATE_REFERENCE = "duplicate_reference"
 
 
 @dataclass(frozen=True)

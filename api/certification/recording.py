@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy.orm import Session
 
-from api.certification import audit, register_index
+from api.certification import audit, duplicates, register_index
 from api.certification.clock import utcnow
 from api.certification.errors import FACE_MISMATCH, NEEDS_STAFF_REVIEW
 from api.certification.judging import Judgement
@@ -111,11 +111,16 @@ def record(
 def _screen(
     svc: CertificationService, s: Session, person: Person, judged: Judgement, proxy_id: int | None
 ) -> dict[str, object] | None:
-    """Only a live face that matched its own references is screened against everyone else."""
+    """Only a live face that matched its own references is screened against everyone else;
+    while a duplicate-reference review naming the person is open, it goes to staff anyway."""
     if not judged.live or judged.score is None or judged.score < svc.matcher.threshold:
         return None
     assert judged.embedding is not None  # a live result always carries its best frame
-    return other_person_match(svc, s, person, judged.embedding, judged.score, proxy_id)
+    held = duplicates.standing(s, person.id)
+    finding = other_person_match(
+        svc, s, person, judged.embedding, judged.score, proxy_id, cleared=held.cleared
+    )
+    return duplicates.held_finding(finding, held, person.id, judged.score)
 
 
 def _attempt(
@@ -176,7 +181,10 @@ def _attempt(
 def keep_live_capture(
     svc: CertificationService, s: Session, person: Person, embedding: np.ndarray, attempt: Attempt
 ) -> None:
-    """The passed live capture becomes a reference, so the age gap to the ID photo shrinks."""
+    """The passed live capture becomes a reference, so the age gap to the ID photo shrinks.
+    No enrolment de-duplication here (``duplicates.flag``): this face was just screened
+    against the register by the same search, and passed only because nothing was found and
+    no duplicate-reference review naming the person is open."""
     ref = FaceReference(
         person_id=person.id,
         embedding=svc.cipher.seal_template(embedding),

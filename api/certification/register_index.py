@@ -35,7 +35,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.certification.storage.schema import FaceReference
+from api.certification.storage.schema import FaceReference, matchable
 
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
@@ -111,6 +111,7 @@ class RegisterIndex(ABC):
                 FaceReference.id.in_([int(i) for i in ids]),
                 FaceReference.person_id != exclude_person,
                 FaceReference.preset == self.preset,
+                matchable(),
             )
         ).all()
         q = np.asarray(query, np.float32)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.certification import audit
+from api.certification import audit, duplicates
 from api.certification.clock import utcnow
 from api.certification.errors import BAD_UPLOAD, DECEASED, FOUR_EYES, INVALID, DomainError, Kind
 from api.certification.outcome import ReviewKind
@@ -75,7 +75,9 @@ def decide_review(
     note: str,
     today: date | None = None,
 ) -> Certification | None:
-    """Record the decision; an approval certifies, except for the deceased."""
+    """Record the decision; an approval certifies, except for the deceased and for a
+    duplicate-reference review, whose decision is about the two records, not a certification
+    (``duplicates.decided``: approve = different people, reject = the enrolled photo withdrawn)."""
     if review.status != "open":
         raise DomainError(Kind.CONFLICT, INVALID, "review already decided")
     if review.created_by is not None and review.created_by == staff.id:
@@ -83,6 +85,9 @@ def decide_review(
     review.status = "approved" if approve else "rejected"
     review.decided_by, review.decided_at = staff.id, utcnow()
     audit.append(s, staff.name, "review_decided", review.person_id, review=review.id, approved=approve)
+    if review.kind == ReviewKind.DUPLICATE_REFERENCE:
+        duplicates.decided(s, review, staff.name, note)
+        return None
     person = s.get(Person, review.person_id)
     assert person is not None  # reviews reference persons by foreign key
     if not approve or review.kind == ReviewKind.DECEASED_ATTEMPT or person.deceased_on is not None:

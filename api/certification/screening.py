@@ -8,9 +8,11 @@ The decision table (``decide``), one row per scope, first match wins:
   from their sealed templates), at ``register_risk.register_threshold`` for the register's
   size, never below ``settings.register_match_threshold``.
 
-Anything else, including register candidates between the 1:1 and the register threshold, is no
-finding: at a million references those are expected by chance (BENCHMARKS.md, "Register search
-at scale"), and a review queue that fills with them catches nobody.
+Persons staff cleared as someone else (an approved duplicate-reference review,
+``duplicates``) are left out of both scopes. Anything else, including register candidates
+between the 1:1 and the register threshold, is no finding: at a million references those are
+expected by chance (BENCHMARKS.md, "Register search at scale"), and a review queue that fills
+with them catches nobody.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from api.certification import register_index, register_risk
 from api.certification.proxies import linked_persons
 from api.certification.register_index import Hit
-from api.certification.storage.schema import FaceReference, Person
+from api.certification.storage.schema import FaceReference, Person, matchable
 
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
@@ -39,21 +41,32 @@ def other_person_match(
     own_score: float,
     proxy_id: int | None,
     k: int = register_risk.DEFAULT_K,
+    cleared: frozenset[int] = frozenset(),
 ) -> dict[str, object] | None:
-    """The finding that sends this certification to review, or None (see the module doc)."""
+    """The finding that sends this certification to review, or None (see the module doc).
+    ``cleared``: persons staff found to be someone else with a look-alike face (an approved
+    duplicate-reference review): a match with them is what staff already checked."""
     query = np.asarray(embedding, dtype=np.float32)
-    linked = linked_persons(s, proxy_id) - {person.id}
+    linked = linked_persons(s, proxy_id) - {person.id} - cleared
     index = register_index.index_for(svc)
-    limit = register_risk.register_threshold(
-        index.size(s), floor=svc.settings.register_match_threshold
-    )
     return decide(
         proxy_hits=linked_hits(svc, s, linked, query),
-        register_hits=index.search(s, query, k, exclude_person=person.id),
+        register_hits=[
+            h for h in index.search(s, query, k, exclude_person=person.id) if h.person_id not in cleared
+        ],
         one_to_one=svc.matcher.threshold,
-        register=limit,
+        register=register_limit(svc, s, index),
         own_score=own_score,
     )
+
+
+def register_limit(
+    svc: CertificationService, s: Session, index: register_index.RegisterIndex
+) -> register_risk.RegisterThreshold:
+    """The register scope's threshold in force: sized to what one search is compared with,
+    never below the configured floor. The certification screening and the enrolment
+    de-duplication (api.certification.duplicates) search the same index, so they share it."""
+    return register_risk.register_threshold(index.size(s), floor=svc.settings.register_match_threshold)
 
 
 def decide(
@@ -87,15 +100,15 @@ def _finding(hit: Hit, scope: str, threshold: float, own_score: float) -> dict[s
     }
 
 
-def linked_hits(
-    svc: CertificationService, s: Session, persons: set[int], query: np.ndarray
-) -> list[Hit]:
+def linked_hits(svc: CertificationService, s: Session, persons: set[int], query: np.ndarray) -> list[Hit]:
     """Each linked person's best reference, exactly (a proxy links a handful of persons)."""
     if not persons:
         return []
     rows = s.execute(
         select(FaceReference.id, FaceReference.person_id, FaceReference.embedding).where(
-            FaceReference.person_id.in_(sorted(persons)), FaceReference.preset == svc.matcher.preset.key
+            FaceReference.person_id.in_(sorted(persons)),
+            FaceReference.preset == svc.matcher.preset.key,
+            matchable(),
         )
     ).all()
     best: dict[int, Hit] = {}

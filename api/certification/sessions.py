@@ -29,6 +29,7 @@ from api.certification.lockouts import check_lockout
 from api.certification.people import find_person
 from api.certification.proxies import CONSENT_VERSION, get_proxy, require_link
 from api.certification.storage.schema import (
+    WITHDRAWN,
     Attempt,
     ChallengeSession,
     Client,
@@ -37,6 +38,7 @@ from api.certification.storage.schema import (
     Person,
     Proxy,
     Review,
+    matchable,
 )
 from liveness.challenge import Challenge
 from matcher.templates import Reference
@@ -131,7 +133,7 @@ def start_session(
         raise DomainError(Kind.INVALID, CONSENT_REQUIRED)
     if proxy is not None:
         require_link(s, proxy, person)
-    if not person.references:
+    if not any(r.source != WITHDRAWN for r in person.references):
         raise DomainError(Kind.CONFLICT, NO_REFERENCE)
     check_lockout(s, client, person)
     challenge = svc.challenges.issue(language=language)
@@ -180,7 +182,9 @@ def claim_session(
         raise DomainError(Kind.CONFLICT, SESSION_USED)
     refs = s.execute(
         select(FaceReference).where(
-            FaceReference.person_id == cs.person_id, FaceReference.preset == svc.matcher.preset.key
+            FaceReference.person_id == cs.person_id,
+            FaceReference.preset == svc.matcher.preset.key,
+            matchable(),
         )
     ).scalars()
     # Every reference of the person, newest first: the ID photo and each passed live capture

@@ -195,6 +195,11 @@ class AliveRecordsImported(BaseModel):
 class Enrolled(BaseModel):
     reference_id: int
     quality: dict[str, Any]
+    duplicate_review_id: int | None = Field(
+        default=None,
+        description="the face is already on another person's record: the duplicate_reference "
+        "review opened for staff (the photo is enrolled all the same)",
+    )
 
 
 class ReviewCreated(BaseModel):
@@ -209,6 +214,12 @@ class ReviewOut(BaseModel):
     attempt_id: int | None
     detail: dict[str, Any]
     created_at: UtcDatetime
+    person: PersonOut | None = Field(default=None, description="the person the review is for")
+    other_person: PersonOut | None = Field(
+        default=None,
+        description="the other person a finding names (detail.other_person_id): the look-alike "
+        "of a possible impersonation, the other record of a duplicate_reference",
+    )
 
 
 class ReviewDecided(BaseModel):

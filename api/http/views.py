@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from api.certification import people
 from api.certification.recording import AttemptResult
 from api.certification.service import CertificationService
-from api.certification.storage.schema import Client, Person
-from api.http.schemas import OutcomeOut, PersonOut
+from api.certification.storage.schema import Client, Person, Review
+from api.http.schemas import OutcomeOut, PersonOut, ReviewOut
 
 
 def person_view(service: CertificationService, person: Person) -> PersonOut:
@@ -21,6 +23,18 @@ def person_view(service: CertificationService, person: Person) -> PersonOut:
         status=status.status,
         due_date=status.due_date,
     )
+
+
+def review_view(service: CertificationService, s: Session, review: Review) -> ReviewOut:
+    """A review with both persons it names, as the person views show them (masked ID
+    numbers, never clear ones), so staff can tell the two records apart without a search."""
+    out = ReviewOut.model_validate(review)
+    person = s.get(Person, review.person_id)
+    out.person = person_view(service, person) if person else None
+    other_id = review.detail.get("other_person_id")
+    other = s.get(Person, int(other_id)) if isinstance(other_id, int) else None
+    out.other_person = person_view(service, other) if other else None
+    return out
 
 
 def outcome_view(result: AttemptResult, client: Client) -> OutcomeOut:

@@ -5,8 +5,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# FaceReference.source of an ID photo that staff found to be another person's face on this
+# record (a rejected duplicate-reference review): kept, so that the register index, which
+# only ever adds, stays in step with the table, but never used for matching.
+WITHDRAWN = "withdrawn"
 
 
 class Base(DeclarativeBase):
@@ -51,11 +68,16 @@ class FaceReference(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     preset: Mapped[str] = mapped_column(String(30))
-    source: Mapped[str] = mapped_column(String(20))  # id_photo | live_capture
+    source: Mapped[str] = mapped_column(String(20))  # id_photo | live_capture | withdrawn
     quality: Mapped[dict] = mapped_column(JSON, default=dict)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     person: Mapped[Person] = relationship(back_populates="references")
+
+
+def matchable() -> ColumnElement[bool]:
+    """The references a decision may use: every one but a withdrawn ID photo."""
+    return FaceReference.source != WITHDRAWN
 
 
 class Proxy(Base):
@@ -176,7 +198,8 @@ class Review(Base):
     __tablename__ = "reviews"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
+    # Indexed: every certification looks up the duplicate-reference reviews naming its person.
+    kind: Mapped[str] = mapped_column(String(30), index=True)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | approved | rejected
     detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -59,8 +59,13 @@ async def enrol_photo(
     def enrol() -> Enrolled:  # decoding and the face models: off the event loop
         with service.db.transaction() as s:
             person = people.get_person(s, person_id)
-            ref = enrolment.enrol_photo(service, s, person, data, client.name)
-            return Enrolled(reference_id=ref.id, quality=ref.quality)
+            done = enrolment.enrol_photo(service, s, person, data, client.name, staff=client)
+            review = done.duplicate_review
+            return Enrolled(
+                reference_id=done.reference.id,
+                quality=done.reference.quality,
+                duplicate_review_id=review.id if review else None,
+            )
 
     return await run_in_threadpool(enrol)
 

@@ -1,0 +1,175 @@
+"""De-duplication of ID photos at enrolment (issue 13): one face on two pension records.
+
+The fraud: a person collecting twice, or a relative's face enrolled on a dead person's record
+so that the relative can certify for them. Certification-time screening (``screening``) only
+sees it when a live face happens to score above the register threshold against the other
+record; an ID photo is a cleaner image, so the enrolment is where one search settles it.
+
+- ``flag``: after the quality gate, one search of the register index (the screening's index
+  and its size-aware threshold, ``screening.register_limit``) for other persons' references,
+  re-scored exactly from their sealed templates. A match at or above the threshold opens a
+  ``duplicate_reference`` review naming both persons, the score and both references; audited.
+  The reference is stored all the same: refusing it would let one bad record block a real
+  person, and the new photo may be the genuine one.
+- While such a review is open, the certifications of BOTH persons that would pass go to staff
+  instead (``held_finding``, a possible-impersonation review): which record carries the wrong
+  face is what staff must find out, and the fraud is exactly someone certifying on it.
+- Decisions (``decided``, from ``reviews.decide_review``; another staff member than the one
+  who enrolled the photo, four eyes) certify nobody:
+  - approve = staff checked the documents and these are different people (twins, look-alike
+    relatives): the pair is *cleared*, and neither the screening nor a later enrolment flags
+    the two against each other again (against anyone else, as before);
+  - reject = the same face on two records: the photo this enrolment added is withdrawn
+    (``source = withdrawn``: kept, so the append-only index stays in step, never matched
+    again); both records stay; that person certifies on the references left, and with none
+    left sessions answer ``no_reference_photo`` until staff enrol a new photo (checked again).
+    Reject assumes the newer photo is the wrong one: nothing here withdraws the older
+    record's photo when the documents show that one is wrong.
+
+Two enrolments of one face at the same moment, in two transactions, do not see each other
+(each searches only what is committed); the certification-time screening still sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.certification import audit, register_index, register_risk
+from api.certification.clock import utcnow
+from api.certification.outcome import ReviewKind
+from api.certification.screening import register_limit
+from api.certification.storage.schema import WITHDRAWN, Client, FaceReference, Person, Review
+
+if TYPE_CHECKING:
+    from api.certification.service import CertificationService
+
+SCOPE = "duplicate_reference"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A person's duplicate-reference reviews: the open ones (either side) and the persons
+    staff cleared as someone else."""
+
+    open: tuple[Review, ...]
+    cleared: frozenset[int]
+
+
+def _other(review: Review, person_id: int) -> int:
+    """The other person a duplicate-reference review names, seen from ``person_id``."""
+    other = int(review.detail["other_person_id"])
+    return other if review.person_id == person_id else int(review.person_id)
+
+
+def standing(s: Session, person_id: int) -> Standing:
+    """Open and approved duplicate-reference reviews naming ``person_id`` on either side."""
+    rows = s.execute(
+        select(Review)
+        .where(
+            Review.kind == str(ReviewKind.DUPLICATE_REFERENCE),
+            Review.status.in_(("open", "approved")),
+            or_(
+                Review.person_id == person_id,
+                Review.detail["other_person_id"].as_integer() == person_id,
+            ),
+        )
+        .order_by(Review.id)
+    ).scalars()
+    reviews = list(rows)
+    return Standing(
+        open=tuple(r for r in reviews if r.status == "open"),
+        cleared=frozenset(_other(r, person_id) for r in reviews if r.status == "approved"),
+    )
+
+
+def flag(
+    svc: CertificationService,
+    s: Session,
+    person: Person,
+    ref: FaceReference,
+    embedding: np.ndarray,
+    actor: str,
+    staff: Client | None = None,
+) -> Review | None:
+    """The duplicate-reference review for the ID photo ``ref`` just enrolled, or None."""
+    index = register_index.index_for(svc)
+    limit = register_limit(svc, s, index)
+    cleared = standing(s, person.id).cleared
+    found = [
+        h
+        for h in index.search(s, embedding, register_risk.DEFAULT_K, exclude_person=person.id)
+        if h.score >= limit.threshold and h.person_id not in cleared
+    ]
+    if not found:
+        return None
+    best = found[0]  # search() answers best first
+    review = Review(
+        person_id=person.id,
+        kind=str(ReviewKind.DUPLICATE_REFERENCE),
+        created_at=utcnow(),
+        created_by=staff.id if staff else None,
+        detail={
+            "reference_id": ref.id,
+            "other_person_id": best.person_id,
+            "other_reference_id": best.reference_id,
+            "other_score": round(best.score, 4),
+            "threshold": limit.threshold,
+            "register_expected_false_flags": round(limit.expected_false_reviews, 6),
+            "candidates": [
+                {"person_id": h.person_id, "reference_id": h.reference_id, "score": round(h.score, 4)}
+                for h in found
+            ],
+        },
+    )
+    s.add(review)
+    s.flush()
+    audit.append(
+        s,
+        actor,
+        "duplicate_reference_flagged",
+        person.id,
+        review=review.id,
+        reference=ref.id,
+        other_person=best.person_id,
+        other_reference=best.reference_id,
+        score=round(best.score, 4),
+    )
+    return review
+
+
+def held_finding(
+    finding: dict[str, object] | None, held: Standing, person_id: int, own_score: float
+) -> dict[str, object] | None:
+    """The screening's ``finding`` for a would-pass certification, marked with the open
+    duplicate-reference review naming the person; while one is open, a certification the
+    screening found nothing against gets a finding all the same (to staff, not passed)."""
+    if not held.open:
+        return finding
+    review = held.open[0]
+    base = finding or {
+        "other_person_id": _other(review, person_id),
+        "other_score": review.detail.get("other_score"),
+        "own_score": round(own_score, 4),
+        "scope": SCOPE,
+        "threshold": review.detail.get("threshold"),
+    }
+    return {**base, "duplicate_review_id": review.id}
+
+
+def decided(s: Session, review: Review, actor: str, note: str) -> None:
+    """What a decided duplicate-reference review does (see the module doc): the staff note
+    kept with it (no certification carries it); nothing more on approval (the pair counts as
+    cleared from now on); the enrolled photo withdrawn on a rejection."""
+    review.detail = {**review.detail, "decision_note": note[:500]}
+    if review.status != "rejected":
+        return
+    ref = s.get(FaceReference, int(review.detail["reference_id"]))
+    if ref is None or ref.source == WITHDRAWN:
+        return
+    ref.source = WITHDRAWN
+    audit.append(s, actor, "reference_withdrawn", review.person_id, reference=ref.id, review=review.id)
