@@ -148,13 +148,16 @@ def report(refs: int, budget: float) -> None:
                 f"| size-aware, budget {budget * 1000:g}/1,000 | {n:.0e} | {t:.4f} | {f:.2e} ({tail.how(t)}) "
                 f"| {per_thousand(n * refs, f):.2f} | {tail.tar(t):.1%} |"
             )
-        for n in SIZES:
-            t = register_risk.register_threshold(n * refs, budget=budget, floor=REGISTER_TODAY).threshold
-            f = tail.fmr(t)
-            print(
-                f"| service (register_risk, shipped curve) | {n:.0e} | {t:.4f} | {f:.2e} ({tail.how(t)}) "
-                f"| {per_thousand(n * refs, f):.2f} | {tail.tar(t):.1%} |"
-            )
+        for name, curve in register_risk.CURVES.items():
+            for n in SIZES:
+                t = register_risk.register_threshold(
+                    n * refs, budget=budget, floor=REGISTER_TODAY, curve=curve
+                ).threshold
+                f = tail.fmr(t)
+                print(
+                    f"| service, `register_curve = {name}` | {n:.0e} | {t:.4f} | {f:.2e} ({tail.how(t)}) "
+                    f"| {per_thousand(n * refs, f):.2f} | {tail.tar(t):.1%} |"
+                )
         f = tail.fmr(ONE_TO_ONE)
         print(
             f"| same proxy ({LINKED} linked persons) at 1:1 {ONE_TO_ONE} | any | {ONE_TO_ONE} | {f:.2e} "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +24,7 @@ from api.certification import (
 from api.certification.clock import utcnow
 from api.certification.recording import keep_live_capture
 from api.certification.register_index import ExactIndex, Hit
-from api.certification.register_risk import RegisterThreshold, register_threshold
+from api.certification.register_risk import LFW_CURVE, RegisterThreshold, register_threshold
 from api.certification.screening import decide
 from api.certification.security import RecordCipher
 from api.certification.service import CertificationService
@@ -65,7 +65,9 @@ def near(v: np.ndarray, cosine: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def new_service(url: str, home: Path) -> CertificationService:
-    settings = load_settings(database_url=url)
+    # LFW's register curve: these tests place synthetic look-alikes at cosines chosen against
+    # its thresholds (the default East-Asian curve has its own test below).
+    settings = replace(load_settings(database_url=url), register_curve="lfw")
     db = Database(url)
     migrate(db.engine)
     matcher = StubMatcher(SimpleNamespace(key="fast"))
@@ -379,9 +381,30 @@ def test_the_screening_decision_table(proxy: list[Hit], reg: list[Hit], scope: s
 
 def test_the_register_threshold_rises_with_the_register() -> None:
     sizes = [10**2, 10**4, 10**5, 10**6, 10**7]
-    ts = [register_threshold(n, floor=0.55) for n in sizes]
+    ts = [register_threshold(n, floor=0.55, curve=LFW_CURVE) for n in sizes]
     assert ts[0].threshold == 0.55  # the configured floor for a small register
     assert [t.threshold for t in ts] == sorted(t.threshold for t in ts)
     assert all(t.expected_false_reviews <= 1e-3 * 1.01 for t in ts if t.achievable)
-    capped = register_threshold(10**9, floor=0.55, ceiling=0.8)
+    capped = register_threshold(10**9, floor=0.55, ceiling=0.8, curve=LFW_CURVE)
     assert capped.threshold == 0.8 and not capped.achievable
+
+
+def test_the_default_register_threshold_is_read_off_the_east_asian_tail() -> None:
+    """The users' population: the East-Asian impostors score far higher, so at every size the
+    default threshold is higher than LFW's; from ~10^4 references no threshold below the
+    ceiling holds the budget, and the ceiling's expected false reviews are said."""
+    assert load_settings().register_curve == "east-asian"
+    for n in (10**2, 10**3, 10**4, 10**5):
+        east, lfw = register_threshold(n, floor=0.55), register_threshold(n, floor=0.55, curve=LFW_CURVE)
+        assert east.threshold > lfw.threshold, (n, east, lfw)
+    assert register_threshold(10**3, floor=0.55).achievable
+    top = register_threshold(10**4, floor=0.55)
+    assert top.threshold == 0.9 and not top.achievable and 1e-3 < top.expected_false_reviews < 1e-2
+
+
+def test_the_register_curve_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFECERT_REGISTER_CURVE", "lfw")
+    assert load_settings().register_curve == "lfw"
+    monkeypatch.setenv("LIFECERT_REGISTER_CURVE", "western")
+    with pytest.raises(ValueError, match="LIFECERT_REGISTER_CURVE"):
+        load_settings()

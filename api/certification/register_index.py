@@ -205,9 +205,16 @@ def health(svc: CertificationService) -> dict[str, object]:
     certification and a note (why exact, an index to rebuild). Never opens, builds or counts
     anything: before the first certification of this process the kind is not known yet."""
     index = _INDEXES.get(svc)
+    curve = {"curve": svc.settings.register_curve}  # whose impostor tail sizes its threshold
     if index is None or index.preset != svc.matcher.preset.key:
-        return {"kind": None, "preset": svc.matcher.preset.key, "size": None, "note": NOT_OPENED}
-    return {"kind": index.kind, "preset": index.preset, "size": index.known_size(), "note": index.note}
+        return {"kind": None, "preset": svc.matcher.preset.key, "size": None, "note": NOT_OPENED, **curve}
+    return {
+        "kind": index.kind,
+        "preset": index.preset,
+        "size": index.known_size(),
+        "note": index.note,
+        **curve,
+    }
 
 
 def rebuild(svc: CertificationService) -> dict[str, object]:

@@ -66,7 +66,11 @@ def register_limit(
     """The register scope's threshold in force: sized to what one search is compared with,
     never below the configured floor. The certification screening and the enrolment
     de-duplication (api.certification.duplicates) search the same index, so they share it."""
-    return register_risk.register_threshold(index.size(s), floor=svc.settings.register_match_threshold)
+    return register_risk.register_threshold(
+        index.size(s),
+        floor=svc.settings.register_match_threshold,
+        curve=register_risk.CURVES[svc.settings.register_curve],
+    )
 
 
 def decide(

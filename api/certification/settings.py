@@ -24,6 +24,7 @@ REGISTER_MATCH_THRESHOLD = 0.55
 
 
 LIVE_CAPTURES_PER_CORE = 2
+REGISTER_CURVES = ("east-asian", "lfw")  # the keys of register_risk.CURVES
 
 
 def live_captures_per_worker(workers: int, cores: int | None = None) -> int:
@@ -53,6 +54,9 @@ class Settings:
     live_captures: int = live_captures_per_worker(1)
     session_ttl_s: int = 120
     register_match_threshold: float = REGISTER_MATCH_THRESHOLD
+    # Whose impostor tail sizes the register-wide threshold (api/certification/register_risk.py):
+    # "east-asian" (the users; the shipped 1:1 calibration's population) or "lfw".
+    register_curve: str = "east-asian"
     # "memory": one process; "database": counted in the database, shared by every worker
     # and host (`lifecert serve --workers N` sets it).
     rate_limit_store: str = "memory"
@@ -112,6 +116,13 @@ def load_settings(**overrides: object) -> Settings:
                 f"LIFECERT_LIVE_CAPTURES must be a whole number (0: no live capture), not {live!r}"
             )
         values["live_captures"] = int(live)
+    curve = os.environ.get("LIFECERT_REGISTER_CURVE")
+    if curve:
+        if curve not in REGISTER_CURVES:
+            raise ValueError(
+                f"LIFECERT_REGISTER_CURVE must be one of {', '.join(REGISTER_CURVES)}, not {curve!r}"
+            )
+        values["register_curve"] = curve
     threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
     if threshold:
         values["register_match_threshold"] = _score("LIFECERT_REGISTER_MATCH_THRESHOLD", threshold)

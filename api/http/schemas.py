@@ -88,7 +88,8 @@ class Health(BaseModel):
     register_index: dict[str, Any] = Field(
         description="the register search index in force (kind: usearch-hnsw, pgvector-hnsw or exact; "
         "null before this process's first certification), its matcher preset, the references it "
-        "answered for at the last certification (size) and a note (why exact, an index to rebuild)"
+        "answered for at the last certification (size), a note (why exact, an index to rebuild) "
+        "and the population whose impostor tail sizes the register threshold (curve: east-asian, lfw)"
     )
 
 
