@@ -142,6 +142,34 @@ def test_when_every_live_place_is_taken_the_page_uploads_this_time_only(
     assert again.get("live") is True, again  # the next capture went live again
 
 
+def test_after_too_few_frames_the_next_try_records_and_uploads(
+    server: kb.Server, camera: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link that cannot carry the live frames (here: the service asks for more frames a
+    second than any camera sends): the person is told to start again, not failed, and the
+    retry on the same page records and uploads instead of meeting the same wall."""
+    from api.certification import live
+
+    monkeypatch.setattr(live, "MIN_JUDGED_FPS", 1000.0)
+    idn = enrol(server, "慢网老人", 22)
+    with playwright_api.sync_playwright() as pw:
+        browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920}, live=None)
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        uploads: list[str] = []
+        page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
+        first = kb.run_flow(page, server, idn, "慢网老人", "live-too-few")
+        assert "画面传输不够流畅" in first and uploads == [], first
+        page.click("#result-again")
+        page.wait_for_function("() => document.querySelector('#feedback').textContent.length > 0")
+        page.click("#capture-start")
+        page.wait_for_selector("#step-result:not([hidden])", timeout=90_000)
+        again = page.inner_text("#step-result")
+        browser.close()
+    assert len(sockets) == 1 and len(uploads) == 1, (sockets, uploads)
+    assert "认证成功" in again or "审核" in again, again
+
+
 @dataclass
 class Later:
     """Prompts only after a long pause: the test cancels while the person is still lining up."""

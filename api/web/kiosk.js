@@ -767,6 +767,9 @@ function captureLive(run, clicked, channel) {
         finish(resolve, e);
       } else if (e.type === "error") {
         // Full before it began: nothing was claimed or shown, so record and upload instead.
+        // Too few frames got through: this device's link cannot carry the live frames, so the
+        // person's next try records and uploads (no loop of the same failure).
+        if (e.problem.code === "live_too_few_frames") state.liveBroken = true;
         finish(reject, e.problem.code === "live_capture_full" ? new LiveFull() : new ServiceError(e.problem));
       }
     };
