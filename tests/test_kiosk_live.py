@@ -49,6 +49,15 @@ def enrol(server: kb.Server, name: str, frame: int) -> str:
     return kb.enrol(server, name, photo)
 
 
+def watch(page) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """The live sockets the page opens and the uploads it makes, as they happen."""
+    sockets: list[str] = []
+    uploads: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
+    return sockets, uploads
+
+
 def test_the_live_flow_prompts_confirms_and_certifies(server: kb.Server, camera: Path) -> None:
     """On a kiosk key the page captures live by default: no configuration is given here."""
     idn = enrol(server, "直播老人", 10)
@@ -116,10 +125,7 @@ def test_when_every_live_place_is_taken_the_page_uploads_this_time_only(
     try:
         with playwright_api.sync_playwright() as pw:
             browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920}, live=None)
-            sockets: list[str] = []
-            page.on("websocket", lambda ws: sockets.append(ws.url))
-            uploads: list[str] = []
-            page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
+            sockets, uploads = watch(page)
             text = kb.run_flow(page, server, idn, "满员老人", "live-full")
             timings = page.evaluate("window.lifecertTimings")
             service._live_admission = places  # a place again; the next person, same page
@@ -154,10 +160,7 @@ def test_after_too_few_frames_the_next_try_records_and_uploads(
     idn = enrol(server, "慢网老人", 22)
     with playwright_api.sync_playwright() as pw:
         browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920}, live=None)
-        sockets: list[str] = []
-        page.on("websocket", lambda ws: sockets.append(ws.url))
-        uploads: list[str] = []
-        page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
+        sockets, uploads = watch(page)
         first = kb.run_flow(page, server, idn, "慢网老人", "live-too-few")
         assert "画面传输不够流畅" in first and uploads == [], first
         page.click("#result-again")
