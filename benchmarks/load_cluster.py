@@ -74,6 +74,19 @@ def client_keys(env: dict[str, str], prefix: str, roles: tuple[str, ...]) -> dic
     }
 
 
+def serve_load_app(port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
+    """`uvicorn` serving benchmarks/load_app.py on a loopback port with ``workers`` processes."""
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "benchmarks.load_app:app", "--factory"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--log-level", "warning"),
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+
+
 def wait_up(url: str, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -161,28 +174,7 @@ def main() -> None:
         }
         keys = client_keys(env, "load", ("staff", "app"))
         host_ports = [free_port() for _ in range(args.hosts)]
-        hosts = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "benchmarks.load_app:app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(p),
-                    "--workers",
-                    str(args.workers),
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
-            for p in host_ports
-        ]
+        hosts = [serve_load_app(p, env, args.workers) for p in host_ports]
         front = free_port()
         root.chmod(0o755)  # nginx's workers run as an unprivileged user and buffer bodies here
         for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):

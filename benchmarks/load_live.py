@@ -32,7 +32,6 @@ import json
 import os
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.certification.id_numbers import check_char  # noqa: E402
-from benchmarks.load_cluster import _cpu_seconds, client_keys, free_port, wait_up  # noqa: E402
+from benchmarks.load_cluster import _cpu_seconds, client_keys, free_port, serve_load_app, wait_up  # noqa: E402
 from liveness.video import read_video  # noqa: E402
 from models import default_home  # noqa: E402
 
@@ -243,23 +242,7 @@ def main() -> None:
         env["LIFECERT_LIVE_CAPTURES"] = str(args.live_captures)
     keys = client_keys(env, "live", ("staff", "kiosk"))
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.load_app:app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
+    server = serve_load_app(port, env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_up(base)

@@ -214,7 +214,9 @@ class _Halves:
 GAP_FACTOR = 1.5
 
 
-def _halves(ear: np.ndarray, times: np.ndarray, level: np.ndarray, start: int, end: int) -> _Halves:
+def _halves(
+    ear: np.ndarray, times: np.ndarray, frame_s: float, level: np.ndarray, start: int, end: int
+) -> _Halves:
     bottom = start + int(np.nanargmin(ear[start : end + 1]))
     first = bottom
     while first > 0 and np.isfinite(ear[first - 1]) and ear[first - 1] < REOPEN_FRACTION * level[first - 1]:
@@ -234,10 +236,8 @@ def _halves(ear: np.ndarray, times: np.ndarray, level: np.ndarray, start: int, e
         closing, opening = -np.nanmin(falling), np.nanmax(rising)
         if closing > 0 and opening > 0:
             ratio = float(np.log(closing / opening))
-    gaps = np.diff(times)
-    usual = float(np.median(gaps)) if gaps.size else 0.0
-    around = times[max(0, min(first, lo)) : min(ear.size, max(last + 1, hi))]
-    even = bool(np.all(np.diff(around) <= GAP_FACTOR * usual))
+    around = times[min(first, lo) : max(last + 1, hi)]
+    even = bool(np.all(np.diff(around) <= GAP_FACTOR * frame_s))
     deep = bool(ear[bottom] < DEEP_FRACTION * level[bottom])
     return _Halves(bottom - first + 1, last - bottom + 1, ratio, deep, even)
 
@@ -253,10 +253,12 @@ def blink_direction(
     """Whether the clip's blinks close fast and reopen slowly (forwards) or the reverse;
     ``even_only``: from the blinks whose frames around the bottom arrived evenly."""
     level = local_baseline(ear, times)
+    frame_s = float(np.median(np.diff(times))) if times.size > 1 else 0.0  # the usual interval
     halves = [
         _halves(
             ear,
             times,
+            frame_s,
             level,
             int(np.searchsorted(frame_index, b.start_frame)),
             int(np.searchsorted(frame_index, b.end_frame)),

@@ -407,7 +407,7 @@ def judge(svc: CertificationService, capture: LiveCapture, references: list[Refe
     if not capture.measures:
         raise DomainError(Kind.INVALID, INVALID, "no frame was received")
     challenge, clip, track = capture.judged()
-    rate = judged_fps(clip)
+    rate = clip.fps
     if rate < MIN_JUDGED_FPS:
         raise DomainError(
             Kind.UNAVAILABLE,
@@ -417,10 +417,3 @@ def judge(svc: CertificationService, capture: LiveCapture, references: list[Refe
         )
     with svc.analysis_slots:
         return judging.judge_frames(svc, challenge, clip, references, track=track)
-
-
-def judged_fps(clip: Clip) -> float:
-    """Frames measured per second over the judged capture (a single frame: none)."""
-    if len(clip.times) < 2 or clip.times[-1] <= clip.times[0]:
-        return 0.0
-    return (len(clip.times) - 1) / float(clip.times[-1] - clip.times[0])

@@ -59,7 +59,8 @@ EAST_ASIAN_CURVE: Curve = (
 )
 
 CURVES: dict[str, Curve] = {"east-asian": EAST_ASIAN_CURVE, "lfw": LFW_CURVE}
-FMR_CURVE = EAST_ASIAN_CURVE  # the default's
+DEFAULT_CURVE = "east-asian"  # settings.register_curve's default
+FMR_CURVE = CURVES[DEFAULT_CURVE]
 
 
 @dataclass(frozen=True)

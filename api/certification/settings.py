@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.certification import register_risk
 from models import default_home
 
 # A live face that scores this high against someone else on the register goes to review.
@@ -24,7 +25,6 @@ REGISTER_MATCH_THRESHOLD = 0.55
 
 
 LIVE_CAPTURES_PER_CORE = 2
-REGISTER_CURVES = ("east-asian", "lfw")  # the keys of register_risk.CURVES
 
 
 def live_captures_per_worker(workers: int, cores: int | None = None) -> int:
@@ -56,7 +56,7 @@ class Settings:
     register_match_threshold: float = REGISTER_MATCH_THRESHOLD
     # Whose impostor tail sizes the register-wide threshold (api/certification/register_risk.py):
     # "east-asian" (the users; the shipped 1:1 calibration's population) or "lfw".
-    register_curve: str = "east-asian"
+    register_curve: str = register_risk.DEFAULT_CURVE
     # "memory": one process; "database": counted in the database, shared by every worker
     # and host (`lifecert serve --workers N` sets it).
     rate_limit_store: str = "memory"
@@ -118,9 +118,9 @@ def load_settings(**overrides: object) -> Settings:
         values["live_captures"] = int(live)
     curve = os.environ.get("LIFECERT_REGISTER_CURVE")
     if curve:
-        if curve not in REGISTER_CURVES:
+        if curve not in register_risk.CURVES:
             raise ValueError(
-                f"LIFECERT_REGISTER_CURVE must be one of {', '.join(REGISTER_CURVES)}, not {curve!r}"
+                f"LIFECERT_REGISTER_CURVE must be one of {', '.join(register_risk.CURVES)}, not {curve!r}"
             )
         values["register_curve"] = curve
     threshold = os.environ.get("LIFECERT_REGISTER_MATCH_THRESHOLD")
