@@ -10,7 +10,9 @@ certifications submit the d0 clip itself.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from api.certification import duplicates
+from api.certification import duplicates, register_index
 from api.certification.storage.schema import (
     WITHDRAWN,
     AuditEntry,
@@ -186,6 +188,45 @@ def test_a_record_whose_only_photo_was_withdrawn_is_sent_to_the_counter(client: 
     assert r.status_code == 409 and r.json()["code"] == "no_reference_photo"  # enrol a new photo first
 
 
+def test_a_rejected_duplicate_can_withdraw_the_other_records_photo_instead(client: TestClient) -> None:
+    """The documents may show that the older record carried the wrong face (a relative's face
+    enrolled on a dead person's record): rejecting with ``withdraw: other`` withdraws that
+    record's matching photo and keeps the one just enrolled."""
+    idn_h, older = enrol(client, "重复辛", photo("img27.jpg"))
+    idn_i, newer = enrol(client, "重复壬", photo("img28.jpg"))  # the same face
+    [review] = duplicate_reviews(client, newer)
+    assert review["person_id"] == newer and review["detail"]["other_person_id"] == older
+    decision = f"/v1/reviews/{review['id']}/decision"
+    for wrong in ({"approve": True, "withdraw": "other"}, {"approve": False, "withdraw": "both"}):
+        refused = client.post(decision, headers=another_staff(client), json=wrong)
+        assert refused.status_code == 422, wrong  # nothing decided
+    assert [r["id"] for r in duplicate_reviews(client, newer)] == [review["id"]]
+
+    decided = client.post(
+        decision,
+        headers=another_staff(client),
+        json={"approve": False, "withdraw": "other", "note": "older record: the son's photo"},
+    ).json()
+    assert decided["status"] == "rejected" and decided["certification_id"] is None
+    other_ref = review["detail"]["other_reference_id"]
+    history = {p: client.get(f"/v1/persons/{p}", headers=h(client, "staff")).json() for p in (older, newer)}
+    refs = {p: {r["id"]: r["source"] for r in history[p]["references"]} for p in (older, newer)}
+    assert refs[older] == {other_ref: "withdrawn"}
+    assert list(refs[newer].values()) == ["id_photo"]
+    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
+        audited = select(AuditEntry).where(
+            AuditEntry.action == "reference_withdrawn", AuditEntry.person_id == older
+        )
+        withdrawn = s.execute(audited).scalar_one()
+        assert withdrawn.detail == {"reference": other_ref, "review": review["id"]}
+        stored = s.get(Review, review["id"])
+        assert stored is not None and stored.detail["withdrawn"] == "other"
+    r = start(client, idn_h, "重复辛")
+    # The older record needs a new photo before it certifies again; the newer one certifies.
+    assert r.status_code == 409 and r.json()["code"] == "no_reference_photo"
+    assert start(client, idn_i, "重复壬").status_code == 200
+
+
 def test_the_check_searches_the_register_index_and_never_names_a_withdrawn_photo(register) -> None:  # type: ignore[no-untyped-def]
     """The same check on the index backends themselves (tests/test_register_index.py's register
     of 1,500 random templates: in-process usearch on SQLite, pgvector HNSW on PostgreSQL)."""
@@ -207,3 +248,49 @@ def test_the_check_searches_the_register_index_and_never_names_a_withdrawn_photo
     again = enrolled(near(templates[300], 0.85, rng))
     assert again is not None and ids[300] not in {c["person_id"] for c in again.detail["candidates"]}
     assert again.detail["other_person_id"] == review.person_id  # the first copy, still matchable
+
+
+def test_two_enrolments_of_one_face_at_the_same_moment_flag_each_other(register, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two photos of one face enrolled on two records at the same moment, each in its own
+    transaction. A search sees only committed references, so if both searched before either
+    committed, both would find nothing. Here each search first waits (up to 2 s) for the other
+    enrolment to reach its search too: without an order between the checks they meet and both
+    miss; with it the second one searches only after the first has committed, and flags it."""
+    svc, _, _ = register
+    rng = np.random.default_rng(34)
+    face = unit(rng, 1)[0]
+    copies = [near(face, 0.9, rng), near(face, 0.9, rng)]  # two photos of one face, ~0.81 apart
+    index = register_index.index_for(svc)
+    with svc.db.transaction() as s:  # opened and ready first: creating pgvector's HNSW index
+        index.search(s, face, 1, exclude_person=-1)  # locks its table, which would order them too
+    meeting = threading.Barrier(2)
+    search = type(index).search
+
+    def search_together(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # The other enrolment cannot get here before this one commits: then go on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait(timeout=2.0)
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(index), "search", search_together)
+    flagged: list[Review | None] = []
+    failed: list[BaseException] = []
+
+    def enrol_copy(template: np.ndarray) -> None:
+        try:
+            with svc.db.transaction() as s:
+                person = s.get(Person, add_person(svc, s, template))
+                mine = select(FaceReference).where(FaceReference.person_id == person.id)
+                ref = s.execute(mine).scalar_one()
+                flagged.append(duplicates.flag(svc, s, person, ref, template, "test"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            failed.append(exc)
+
+    workers = [threading.Thread(target=enrol_copy, args=(c,)) for c in copies]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert not failed and len(flagged) == 2
+    [review] = [r for r in flagged if r is not None]  # exactly one: the later check saw the first
+    assert review.detail["other_score"] == pytest.approx(float(copies[0] @ copies[1]), abs=0.01)

@@ -19,24 +19,28 @@ record; an ID photo is a cleaner image, so the enrolment is where one search set
   - approve = staff checked the documents and these are different people (twins, look-alike
     relatives): the pair is *cleared*, and neither the screening nor a later enrolment flags
     the two against each other again (against anyone else, as before);
-  - reject = the same face on two records: the photo this enrolment added is withdrawn
+  - reject = the same face on two records, and the documents say which photo is wrong:
+    by default the photo this enrolment added (``withdraw="enrolled"``), or the other record's
+    photo it matched (``withdraw="other"``: the older record carried the wrong face, e.g. a
+    relative's face enrolled on a dead person's record). That photo is withdrawn
     (``source = withdrawn``: kept, so the append-only index stays in step, never matched
-    again); both records stay; that person certifies on the references left, and with none
-    left sessions answer ``no_reference_photo`` until staff enrol a new photo (checked again).
-    Reject assumes the newer photo is the wrong one: nothing here withdraws the older
-    record's photo when the documents show that one is wrong.
+    again); both records stay; the person whose photo went certifies on the references left,
+    and with none left sessions answer ``no_reference_photo`` until staff enrol a new photo
+    (checked again).
 
-Two enrolments of one face at the same moment, in two transactions, do not see each other
-(each searches only what is committed); the certification-time screening still sees them.
+Two enrolments of one face at the same moment: each search sees only what is committed, so
+without an order between them each would miss the other. ``flag`` runs one check at a time
+across every process (``_one_check_at_a_time``): the later enrolment searches after the
+earlier one has committed its photo, and flags it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from api.certification import audit, register_index, register_risk
@@ -49,6 +53,10 @@ if TYPE_CHECKING:
     from api.certification.service import CertificationService
 
 SCOPE = "duplicate_reference"
+# Which photo a rejected duplicate-reference review withdraws.
+Withdraw = Literal["enrolled", "other"]
+# The advisory-lock key of the enrolment check (any fixed 64-bit number; "lifecert" in ASCII).
+_CHECK_LOCK = 0x6C69666563657274
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ def flag(
     staff: Client | None = None,
 ) -> Review | None:
     """The duplicate-reference review for the ID photo ``ref`` just enrolled, or None."""
+    _one_check_at_a_time(s)
     index = register_index.index_for(svc)
     limit = register_limit(svc, s, index)
     cleared = standing(s, person.id).cleared
@@ -142,6 +151,15 @@ def flag(
     return review
 
 
+def _one_check_at_a_time(s: Session) -> None:
+    """Hold the enrolment check's lock until ``s`` commits. PostgreSQL: a transaction-level
+    advisory lock (released by commit or rollback, never left behind by a killed worker).
+    SQLite: the reference ``s`` has just written already holds the database's one write lock
+    until commit, so nothing more is needed."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHECK_LOCK})
+
+
 def held_finding(
     finding: dict[str, object] | None, held: Standing, person_id: int, own_score: float
 ) -> dict[str, object] | None:
@@ -161,15 +179,17 @@ def held_finding(
     return {**base, "duplicate_review_id": review.id}
 
 
-def decided(s: Session, review: Review, actor: str, note: str) -> None:
+def decided(s: Session, review: Review, actor: str, note: str, withdraw: Withdraw = "enrolled") -> None:
     """What a decided duplicate-reference review does (see the module doc): the staff note
     kept with it (no certification carries it); nothing more on approval (the pair counts as
-    cleared from now on); the enrolled photo withdrawn on a rejection."""
+    cleared from now on); on a rejection the photo ``withdraw`` names is withdrawn."""
     review.detail = {**review.detail, "decision_note": note[:500]}
     if review.status != "rejected":
         return
-    ref = s.get(FaceReference, int(review.detail["reference_id"]))
+    review.detail = {**review.detail, "withdrawn": withdraw}
+    key = "reference_id" if withdraw == "enrolled" else "other_reference_id"
+    ref = s.get(FaceReference, int(review.detail[key]))
     if ref is None or ref.source == WITHDRAWN:
         return
     ref.source = WITHDRAWN
-    audit.append(s, actor, "reference_withdrawn", review.person_id, reference=ref.id, review=review.id)
+    audit.append(s, actor, "reference_withdrawn", ref.person_id, reference=ref.id, review=review.id)

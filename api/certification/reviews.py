@@ -74,19 +74,25 @@ def decide_review(
     approve: bool,
     note: str,
     today: date | None = None,
+    withdraw: duplicates.Withdraw | None = None,
 ) -> Certification | None:
     """Record the decision; an approval certifies, except for the deceased and for a
     duplicate-reference review, whose decision is about the two records, not a certification
-    (``duplicates.decided``: approve = different people, reject = the enrolled photo withdrawn)."""
+    (``duplicates.decided``: approve = different people, reject = a photo withdrawn: the one
+    enrolled, or with ``withdraw="other"`` the other record's)."""
     if review.status != "open":
         raise DomainError(Kind.CONFLICT, INVALID, "review already decided")
     if review.created_by is not None and review.created_by == staff.id:
         raise DomainError(Kind.FORBIDDEN, FOUR_EYES)
+    if withdraw is not None and (approve or review.kind != ReviewKind.DUPLICATE_REFERENCE):
+        raise DomainError(
+            Kind.INVALID, INVALID, "withdraw applies to rejecting a duplicate_reference review only"
+        )
     review.status = "approved" if approve else "rejected"
     review.decided_by, review.decided_at = staff.id, utcnow()
     audit.append(s, staff.name, "review_decided", review.person_id, review=review.id, approved=approve)
     if review.kind == ReviewKind.DUPLICATE_REFERENCE:
-        duplicates.decided(s, review, staff.name, note)
+        duplicates.decided(s, review, staff.name, note, withdraw or "enrolled")
         return None
     person = s.get(Person, review.person_id)
     assert person is not None  # reviews reference persons by foreign key

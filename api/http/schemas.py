@@ -74,6 +74,11 @@ class PhoneIn(BaseModel):
 class DecisionIn(BaseModel):
     approve: bool
     note: str = Field(default="", max_length=500)
+    withdraw: Literal["enrolled", "other"] | None = Field(
+        default=None,
+        description="rejecting a duplicate_reference review only: the photo with the wrong face, "
+        "the one whose enrolment opened the review (enrolled, the default) or the other record's",
+    )
 
 
 class PaymentRunIn(BaseModel):

@@ -14,7 +14,7 @@ router = APIRouter(tags=["staff"])
 def open_reviews(service: Service, client: Staff) -> list[ReviewOut]:
     """Every open review with the persons it names (a duplicate_reference names both records;
     deciding it certifies nobody: approve = different people, reject = the enrolled photo is
-    withdrawn)."""
+    withdrawn, or the other record's photo with ``withdraw: other``)."""
     with service.db.transaction() as s:
         return [review_view(service, s, r) for r in reviews.open_reviews(s)]
 
@@ -24,10 +24,13 @@ def decide(review_id: RowId, body: DecisionIn, service: Service, client: Staff) 
     """Approve or reject (four eyes where a staff member opened the review). An approval
     certifies the person, except a deceased person's and a duplicate_reference review's: there
     approve = the documents show two different people, reject = the same face on two records
-    (the photo that opened it is withdrawn from matching); neither certifies anyone."""
+    (the photo that opened it, or with ``withdraw: other`` the other record's, is withdrawn
+    from matching); neither certifies anyone."""
     with service.db.transaction() as s:
         review = reviews.get_review(s, review_id)
-        cert = reviews.decide_review(service, s, review, client, body.approve, body.note)
+        cert = reviews.decide_review(
+            service, s, review, client, body.approve, body.note, withdraw=body.withdraw
+        )
         return ReviewDecided(
             status=review.status,
             certification_id=cert.id if cert else None,
