@@ -128,8 +128,13 @@ def exact_top(reg: np.ndarray, queries: np.ndarray) -> Truth:
 
 
 def measure(
-    backend: str, build: str, ef: int, search: Callable[[np.ndarray], np.ndarray],
-    queries: np.ndarray, truth: Truth, thresholds: list[float],
+    backend: str,
+    build: str,
+    ef: int,
+    search: Callable[[np.ndarray], np.ndarray],
+    queries: np.ndarray,
+    truth: Truth,
+    thresholds: list[float],
     cpu: Callable[[], float] = time.thread_time,
 ) -> Row:
     """One sweep row: ``search(q)`` returns the index's COUNT candidate ids, nearest first;
@@ -156,21 +161,38 @@ def measure(
             found += len(wanted & set(g.tolist()))
         above[th] = (found / total if total else float("nan"), total)
     return Row(
-        backend, build, ef, float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), cpu_ms,
-        float(np.mean(hit_index)), float(np.mean(hit_served)), above,
+        backend,
+        build,
+        ef,
+        float(np.percentile(ms, 50)),
+        float(np.percentile(ms, 95)),
+        cpu_ms,
+        float(np.mean(hit_index)),
+        float(np.mean(hit_served)),
+        above,
     )
 
 
 def sweep_usearch(
-    truth: Truth, queries: np.ndarray, efs: list[int], thresholds: list[float],
-    threads: int, connectivity: int, expansion_add: int, dtype: str = DTYPE,
+    truth: Truth,
+    queries: np.ndarray,
+    efs: list[int],
+    thresholds: list[float],
+    threads: int,
+    connectivity: int,
+    expansion_add: int,
+    dtype: str = DTYPE,
 ) -> Iterator[Row]:
     from api.certification.register_index_usearch import Index  # onnxruntime first (see there)
 
     reg = truth.reg
     index = Index(
-        ndim=reg.shape[1], metric="cos", dtype=dtype, connectivity=connectivity,
-        expansion_add=expansion_add, expansion_search=EXPANSION_SEARCH,
+        ndim=reg.shape[1],
+        metric="cos",
+        dtype=dtype,
+        connectivity=connectivity,
+        expansion_add=expansion_add,
+        expansion_search=EXPANSION_SEARCH,
     )
     t = time.perf_counter()
     index.add(np.arange(len(reg), dtype=np.uint64), reg, threads=threads)
@@ -182,8 +204,13 @@ def sweep_usearch(
     for ef in efs:
         index.expansion_search = ef
         yield measure(
-            "usearch", build, ef, lambda q: index.search(q, COUNT, threads=1).keys,
-            queries, truth, thresholds,
+            "usearch",
+            build,
+            ef,
+            lambda q: index.search(q, COUNT, threads=1).keys,
+            queries,
+            truth,
+            thresholds,
         )
 
 
@@ -205,8 +232,13 @@ def _pgserver() -> Iterator[str]:
 
 
 def sweep_pgvector(
-    truth: Truth, queries: np.ndarray, efs: list[int], thresholds: list[float],
-    m: int, ef_construction: int, workers: int,
+    truth: Truth,
+    queries: np.ndarray,
+    efs: list[int],
+    thresholds: list[float],
+    m: int,
+    ef_construction: int,
+    workers: int,
 ) -> Iterator[Row]:
     import psycopg
 
@@ -314,9 +346,7 @@ def main() -> None:
     if not a.no_usearch:
         sweeps.append(sweep_usearch(truth, queries, a.ef, thresholds, a.threads, a.m, a.ef_add, a.dtype))
     if a.pgvector:
-        sweeps.append(
-            sweep_pgvector(truth, queries, a.pg_ef, thresholds, a.pg_m, a.pg_efc, a.pg_workers)
-        )
+        sweeps.append(sweep_pgvector(truth, queries, a.pg_ef, thresholds, a.pg_m, a.pg_efc, a.pg_workers))
     for sweep in sweeps:
         for row in sweep:
             rows.append(row)
