@@ -105,11 +105,19 @@ def recent_start() -> str:
 
 
 def enrol(
-    tc: TestClient, name: str, photo: bytes, category: str = "retiree", start: str | None = None
+    tc: TestClient,
+    name: str,
+    photo: bytes,
+    category: str = "retiree",
+    start: str | None = None,
+    phone: str | None = None,
 ) -> tuple[str, int]:
+    """A person imported and enrolled with ``photo``; a phone number of their own unless
+    ``phone`` is given (persons sharing one are a household to the look-alike screening)."""
     idn = new_id()
     begun = start or recent_start()
-    csv_text = f"id_number,name,category,benefit_start,phone\n{idn},{name},{category},{begun},13900000000\n"
+    phone = phone or f"139{secrets.randbelow(10**8):08d}"
+    csv_text = f"id_number,name,category,benefit_start,phone\n{idn},{name},{category},{begun},{phone}\n"
     r = tc.post("/v1/persons/import", headers=h(tc, "staff"), files={"file": ("p.csv", csv_text)})
     assert r.status_code == 200 and r.json()["imported"] == 1, r.text
     person_id = tc.post("/v1/persons/search", headers=h(tc, "staff"), json={"q": idn}).json()[0]["person_id"]

@@ -25,7 +25,7 @@ from api.certification.clock import utcnow
 from api.certification.recording import keep_live_capture
 from api.certification.register_index import ExactIndex, Hit
 from api.certification.register_risk import LFW_CURVE, RegisterThreshold, register_threshold
-from api.certification.screening import decide
+from api.certification.screening import HOUSEHOLD_MAX, decide, other_person_match
 from api.certification.security import RecordCipher
 from api.certification.service import CertificationService
 from api.certification.settings import load_settings
@@ -377,6 +377,72 @@ REG = RegisterThreshold(0.69, 1e-8, 0.0099, True)
 def test_the_screening_decision_table(proxy: list[Hit], reg: list[Hit], scope: str | None) -> None:
     found = decide(proxy_hits=proxy, register_hits=reg, one_to_one=0.5425, register=REG, own_score=0.8)
     assert (found or {}).get("scope") == scope
+
+
+@pytest.mark.parametrize(
+    ("proxy", "household", "reg", "scope"),
+    [
+        ([], [Hit(5, 50, 0.56)], [], "same_household"),  # a household member above 1:1
+        ([], [Hit(5, 50, 0.53)], [], None),  # below it
+        ([Hit(2, 20, 0.60)], [Hit(5, 50, 0.90)], [], "same_proxy"),  # the proxy scope comes first
+        ([], [Hit(5, 50, 0.56)], [Hit(3, 30, 0.95)], "same_household"),  # before the register
+        ([], [Hit(5, 50, 0.40)], [Hit(3, 30, 0.95)], "register"),
+    ],
+)
+def test_the_household_rows_of_the_decision_table(
+    proxy: list[Hit], household: list[Hit], reg: list[Hit], scope: str | None
+) -> None:
+    found = decide(
+        proxy_hits=proxy,
+        household_hits=household,
+        register_hits=reg,
+        one_to_one=0.5425,
+        register=REG,
+        own_score=0.8,
+    )
+    assert (found or {}).get("scope") == scope
+
+
+def test_a_look_alike_relative_on_the_same_phone_is_found_below_the_register_threshold(register) -> None:  # type: ignore[no-untyped-def]
+    """A relative who is a recipient too, sharing the person's phone number: a live face that
+    passes as the person (0.8) and scores 0.548 against the relative's reference (above the 1:1
+    threshold 0.5425, below the register floor 0.55) is a same_household finding; with another
+    phone number it is none. A dead relative, or a number shared by more than HOUSEHOLD_MAX
+    persons (a care home's), is no household."""
+    svc, _, _ = register
+    rng = np.random.default_rng(4321)  # a seed of its own: other tests plant faces near theirs
+    live = unit(rng, 1)[0]
+    phone = "13855550000"
+    with svc.db.transaction() as s:
+        me = add_person(svc, s, near(live, 0.8, rng))
+        relative = add_person(svc, s, near(live, 0.548, rng))
+        for pid in (me, relative):
+            s.get(Person, pid).phone = phone  # type: ignore[union-attr]
+
+    def screened() -> dict[str, object] | None:
+        with svc.db.transaction() as s:
+            person = s.get(Person, me)
+            assert person is not None
+            return other_person_match(svc, s, person, live, own_score=0.8, proxy_id=None)
+
+    found = screened()
+    assert found is not None and found["scope"] == "same_household"
+    assert found["other_person_id"] == relative and found["other_score"] == pytest.approx(0.548, abs=1e-3)
+    with svc.db.transaction() as s:
+        s.get(Person, relative).phone = "13855550001"  # type: ignore[union-attr]
+    assert screened() is None  # the register scope alone: below its threshold
+    with svc.db.transaction() as s:
+        s.get(Person, relative).phone = phone  # type: ignore[union-attr]
+        s.get(Person, relative).deceased_on = date(2026, 6, 1)  # type: ignore[union-attr]
+    assert screened() is None  # the dead cannot stand in front of the camera
+    with svc.db.transaction() as s:
+        s.get(Person, relative).deceased_on = None  # type: ignore[union-attr]
+        for _ in range(HOUSEHOLD_MAX - 1):  # now HOUSEHOLD_MAX + 1 persons on the number
+            s.get(Person, add_person(svc, s, unit(rng, 1)[0])).phone = phone  # type: ignore[union-attr]
+    assert screened() is None
+    with svc.db.transaction() as s:  # leave the shared register as the other tests expect it
+        for p in s.query(Person).filter(Person.phone == phone):
+            p.phone = ""
 
 
 def test_the_register_threshold_rises_with_the_register() -> None:

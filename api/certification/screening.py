@@ -4,12 +4,19 @@ The decision table (``decide``), one row per scope, first match wins:
 
 - same proxy: every reference of the persons linked to this certification's proxy (a
   handful, compared exactly), at the matcher's 1:1 threshold;
+- same household: the same for the other living persons on the register with the person's
+  phone number, when at most ``HOUSEHOLD_MAX`` persons share it (a family lists one child's
+  phone for both parents; a number shared by more is a care home's or an office's, no
+  household). The fraud the brief names is a look-alike relative, and a relative who is a
+  recipient too has a reference here: a live face that passes as this person and also as a
+  member of the household is that case, which the register scope, whose threshold rises with
+  the register, misses at scale;
 - register: the top ``k`` other persons from the register index (candidates re-scored exactly
   from their sealed templates), at ``register_risk.register_threshold`` for the register's
   size, never below ``settings.register_match_threshold``.
 
 Persons staff cleared as someone else (an approved duplicate-reference review,
-``duplicates``) are left out of both scopes. Anything else, including register candidates
+``duplicates``) are left out of every scope. Anything else, including register candidates
 between the 1:1 and the register threshold, is no finding: at a million references those are
 expected by chance (BENCHMARKS.md, "Register search at scale"), and a review queue that fills
 with them catches nobody.
@@ -32,6 +39,11 @@ from api.certification.storage.schema import FaceReference, Person, matchable
 if TYPE_CHECKING:
     from api.certification.service import CertificationService
 
+# At most this many persons on one phone number make a household (the person included). A
+# household of h persons adds (h - 1) 1:1 comparisons, i.e. about (h - 1) x the 1:1 FMR of
+# false reviews per certification (BENCHMARKS.md); more than this is no household.
+HOUSEHOLD_MAX = 6
+
 
 def other_person_match(
     svc: CertificationService,
@@ -48,9 +60,11 @@ def other_person_match(
     duplicate-reference review): a match with them is what staff already checked."""
     query = np.asarray(embedding, dtype=np.float32)
     linked = linked_persons(s, proxy_id) - {person.id} - cleared
+    household = household_of(s, person) - linked - cleared
     index = register_index.index_for(svc)
     return decide(
         proxy_hits=linked_hits(svc, s, linked, query),
+        household_hits=linked_hits(svc, s, household, query),
         register_hits=[
             h for h in index.search(s, query, k, exclude_person=person.id) if h.person_id not in cleared
         ],
@@ -58,6 +72,22 @@ def other_person_match(
         register=register_limit(svc, s, index),
         own_score=own_score,
     )
+
+
+def household_of(s: Session, person: Person) -> set[int]:
+    """The other living persons with ``person``'s phone number, or none when more than
+    ``HOUSEHOLD_MAX`` persons share it (see the module doc). The dead are left out: nobody can
+    stand in front of the camera as them."""
+    if not person.phone:
+        return set()
+    others = set(
+        s.execute(
+            select(Person.id)
+            .where(Person.phone == person.phone, Person.id != person.id, Person.deceased_on.is_(None))
+            .limit(HOUSEHOLD_MAX)
+        ).scalars()
+    )
+    return others if len(others) < HOUSEHOLD_MAX else set()
 
 
 def register_limit(
@@ -80,12 +110,14 @@ def decide(
     one_to_one: float,
     register: register_risk.RegisterThreshold,
     own_score: float,
+    household_hits: Sequence[Hit] = (),
 ) -> dict[str, object] | None:
-    """The decision table: same proxy at the 1:1 threshold, then the register's top k at the
-    register threshold. Pure, so that it is tested row by row."""
-    proxy_best = max(proxy_hits, key=lambda h: h.score, default=None)
-    if proxy_best is not None and proxy_best.score >= one_to_one:
-        return _finding(proxy_best, "same_proxy", one_to_one, own_score)
+    """The decision table: same proxy, then same household, at the 1:1 threshold; then the
+    register's top k at the register threshold. Pure, so that it is tested row by row."""
+    for scope, hits in (("same_proxy", proxy_hits), ("same_household", household_hits)):
+        best = max(hits, key=lambda h: h.score, default=None)
+        if best is not None and best.score >= one_to_one:
+            return _finding(best, scope, one_to_one, own_score)
     reg_best = max(register_hits, key=lambda h: h.score, default=None)
     if reg_best is not None and reg_best.score >= register.threshold:
         finding = _finding(reg_best, "register", register.threshold, own_score)

@@ -48,7 +48,8 @@ class Person(Base):
     id_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     id_encrypted: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str] = mapped_column(String(20), default="")
+    # Indexed: the look-alike screening reads the persons who share a phone (a household).
+    phone: Mapped[str] = mapped_column(String(20), default="", index=True)
     category: Mapped[str] = mapped_column(String(30))
     policy: Mapped[str] = mapped_column(String(50))
     benefit_start: Mapped[date] = mapped_column(Date)
