@@ -227,6 +227,22 @@ def test_a_rejected_duplicate_can_withdraw_the_other_records_photo_instead(clien
     assert start(client, idn_i, "重复壬").status_code == 200
 
 
+def test_a_look_alike_on_the_same_phone_sends_the_certification_to_staff(client: TestClient) -> None:
+    """The household scope end to end (api.certification.screening): a relative registered
+    under the same phone number whose photo the live face also matches. The enrolment flagged
+    the two photos too (one face); the certification's own review names the household."""
+    client.service.challenges.window_s = CLIPS["d12"]  # type: ignore[attr-defined]
+    _, relative = enrol(client, "户甲", frame_of("d12", 20), phone="13766660000")
+    idn, me = enrol(client, "户乙", frame_of("d12", 5), phone="13766660000")
+    body = submit(client, start(client, idn, "户乙").json()["session_id"], clip("d12")).json()
+    assert body["outcome"] == "review", body
+    listed = client.get("/v1/reviews", headers=h(client, "staff")).json()
+    [review] = [r for r in listed if r["person_id"] == me and r["kind"] == "possible_impersonation"]
+    assert review["detail"]["scope"] == "same_household"
+    assert review["detail"]["other_person_id"] == relative
+    assert certifications(client, me, relative) == 0
+
+
 def test_the_check_searches_the_register_index_and_never_names_a_withdrawn_photo(register) -> None:  # type: ignore[no-untyped-def]
     """The same check on the index backends themselves (tests/test_register_index.py's register
     of 1,500 random templates: in-process usearch on SQLite, pgvector HNSW on PostgreSQL)."""
