@@ -310,3 +310,29 @@ def test_two_enrolments_of_one_face_at_the_same_moment_flag_each_other(register,
     assert not failed and len(flagged) == 2
     [review] = [r for r in flagged if r is not None]  # exactly one: the later check saw the first
     assert review.detail["other_score"] == pytest.approx(float(copies[0] @ copies[1]), abs=0.01)
+
+
+def test_a_household_members_face_is_flagged_at_the_1to1_threshold(register) -> None:  # type: ignore[no-untyped-def]
+    """At enrolment too, the household (persons on the same phone number) is searched at the
+    1:1 threshold: a photo at 0.548 to a household member's (above 1:1 0.5425, below the
+    register floor 0.55) opens a review with scope same_household; on another number none."""
+    svc, _, _ = register
+    rng = np.random.default_rng(77)
+    face = unit(rng, 1)[0]
+    copies = [near(face, 0.548, rng) for _ in range(2)]  # ~0.3 to each other
+
+    def enrolled(template: np.ndarray, phone: str) -> tuple[int, Review | None]:
+        with svc.db.transaction() as s:
+            person = s.get(Person, add_person(svc, s, template))
+            assert person is not None
+            person.phone = phone
+            mine = select(FaceReference).where(FaceReference.person_id == person.id)
+            return person.id, duplicates.flag(svc, s, person, s.execute(mine).scalar_one(), template, "test")
+
+    first, none = enrolled(face, "13688880000")
+    assert none is None
+    _, elsewhere = enrolled(copies[0], "13688880001")
+    assert elsewhere is None  # the register scope alone: below its threshold
+    _, review = enrolled(copies[1], "13688880000")
+    assert review is not None and review.detail["scope"] == "same_household"
+    assert review.detail["other_person_id"] == first and review.detail["threshold"] == 0.5425

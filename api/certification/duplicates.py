@@ -7,10 +7,12 @@ record; an ID photo is a cleaner image, so the enrolment is where one search set
 
 - ``flag``: after the quality gate, one search of the register index (the screening's index
   and its size-aware threshold, ``screening.register_limit``) for other persons' references,
-  re-scored exactly from their sealed templates. A match at or above the threshold opens a
-  ``duplicate_reference`` review naming both persons, the score and both references; audited.
-  The reference is stored all the same: refusing it would let one bad record block a real
-  person, and the new photo may be the genuine one.
+  re-scored exactly from their sealed templates, and the person's household (the other living
+  persons on the same phone number, ``screening.household_of``) at the 1:1 threshold. A match
+  at or above its threshold opens a ``duplicate_reference`` review naming both persons, the
+  score, the scope and both references; audited. The reference is stored all the same:
+  refusing it would let one bad record block a real person, and the new photo may be the
+  genuine one.
 - While such a review is open, the certifications of BOTH persons that would pass go to staff
   instead (``held_finding``, a possible-impersonation review): which record carries the wrong
   face is what staff must find out, and the fraud is exactly someone certifying on it.
@@ -46,7 +48,7 @@ from sqlalchemy.orm import Session
 from api.certification import audit, register_index, register_risk
 from api.certification.clock import utcnow
 from api.certification.outcome import ReviewKind
-from api.certification.screening import register_limit
+from api.certification.screening import household_of, linked_hits, register_limit
 from api.certification.storage.schema import WITHDRAWN, Client, FaceReference, Person, Review
 
 if TYPE_CHECKING:
@@ -114,9 +116,18 @@ def flag(
         for h in index.search(s, embedding, register_risk.DEFAULT_K, exclude_person=person.id)
         if h.score >= limit.threshold and h.person_id not in cleared
     ]
+    # The household (screening.household_of) at the 1:1 threshold: the relative whose own face
+    # goes onto a parent's record is likely registered under the same phone, and the register
+    # threshold (0.90 at scale on the East-Asian curve) lets most same-face pairs through.
+    household = household_of(s, person) - cleared - {h.person_id for h in found}
+    near = [h for h in linked_hits(svc, s, household, embedding) if h.score >= svc.matcher.threshold]
+    found = sorted([*found, *near], key=lambda h: -h.score)
     if not found:
         return None
-    best = found[0]  # search() answers best first
+    best = found[0]
+    in_household = best in near
+    scope = "same_household" if in_household else "register"
+    threshold = svc.matcher.threshold if in_household else limit.threshold
     review = Review(
         person_id=person.id,
         kind=str(ReviewKind.DUPLICATE_REFERENCE),
@@ -127,7 +138,8 @@ def flag(
             "other_person_id": best.person_id,
             "other_reference_id": best.reference_id,
             "other_score": round(best.score, 4),
-            "threshold": limit.threshold,
+            "scope": scope,
+            "threshold": round(threshold, 4),
             "register_expected_false_flags": round(limit.expected_false_reviews, 6),
             "candidates": [
                 {"person_id": h.person_id, "reference_id": h.reference_id, "score": round(h.score, 4)}
