@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from api.certification import audit, register_index, register_risk
 from api.certification.clock import utcnow
 from api.certification.outcome import ReviewKind
-from api.certification.screening import household_of, linked_hits, register_limit
+from api.certification.screening import best_of, household_of, register_limit
 from api.certification.storage.schema import WITHDRAWN, Client, FaceReference, Person, Review
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def flag(
     # goes onto a parent's record is likely registered under the same phone, and the register
     # threshold (0.90 at scale on the East-Asian curve) lets most same-face pairs through.
     household = household_of(s, person) - cleared - {h.person_id for h in found}
-    near = [h for h in linked_hits(svc, s, household, embedding) if h.score >= svc.matcher.threshold]
+    near = [h for h in best_of(svc, s, household, embedding) if h.score >= svc.matcher.threshold]
     found = sorted([*found, *near], key=lambda h: -h.score)
     if not found:
         return None
@@ -191,7 +191,7 @@ def held_finding(
     return {**base, "duplicate_review_id": review.id}
 
 
-def decided(s: Session, review: Review, actor: str, note: str, withdraw: Withdraw = "enrolled") -> None:
+def decided(s: Session, review: Review, actor: str, note: str, withdraw: Withdraw) -> None:
     """What a decided duplicate-reference review does (see the module doc): the staff note
     kept with it (no certification carries it); nothing more on approval (the pair counts as
     cleared from now on); on a rejection the photo ``withdraw`` names is withdrawn."""

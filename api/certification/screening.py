@@ -63,8 +63,8 @@ def other_person_match(
     household = household_of(s, person) - linked - cleared
     index = register_index.index_for(svc)
     return decide(
-        proxy_hits=linked_hits(svc, s, linked, query),
-        household_hits=linked_hits(svc, s, household, query),
+        proxy_hits=best_of(svc, s, linked, query),
+        household_hits=best_of(svc, s, household, query),
         register_hits=[
             h for h in index.search(s, query, k, exclude_person=person.id) if h.person_id not in cleared
         ],
@@ -136,8 +136,9 @@ def _finding(hit: Hit, scope: str, threshold: float, own_score: float) -> dict[s
     }
 
 
-def linked_hits(svc: CertificationService, s: Session, persons: set[int], query: np.ndarray) -> list[Hit]:
-    """Each linked person's best reference, exactly (a proxy links a handful of persons)."""
+def best_of(svc: CertificationService, s: Session, persons: set[int], query: np.ndarray) -> list[Hit]:
+    """Each of a handful of persons' best reference, scored exactly (a proxy's linked persons,
+    a household): few enough to open every template, with no index."""
     if not persons:
         return []
     rows = s.execute(
