@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import cv2
 import numpy as np
 
 from matcher import errors
@@ -24,6 +25,7 @@ from matcher.landmarks import FaceMesh, MeshPredictor, roi_from_detection
 from matcher.quality import PROBE_LIMITS, REFERENCE_LIMITS, QualityReport, assess
 from models import ModelStore, load_runner
 from models.manifest import PresetSpec
+from models.runtime import default_threads
 
 # A second face counts when its box area is at least this share of the largest face.
 COMPANION_FACE_AREA = 0.25
@@ -89,6 +91,11 @@ class FaceMatcher:
         """``calibration``: the threshold table in force; by default the deployment's
         ``$LIFECERT_HOME/calibration.toml``, else the shipped default (matcher/calibration.py)."""
         self.store = store or ModelStore()
+        threads = threads if threads is not None else default_threads()
+        # OpenCV's thread pool is the process's, not this matcher's: the models' thread count
+        # is applied to it too, or its idle threads cost more CPU than the models' (models/
+        # runtime.py, default_threads).
+        cv2.setNumThreads(threads)
         manifest = self.store.manifest
         self.preset: PresetSpec = manifest.presets[preset or manifest.default_preset]
         self.detector = FaceDetector(
