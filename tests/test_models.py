@@ -9,11 +9,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
+from matcher import FaceMatcher
 from models import ModelError, ModelStore, load_manifest, load_runner
 from models.install import install_models
 from models.manifest import _manifest_text
+from models.runtime import default_threads
 
 
 def _home_with_cached_archives(tmp_path: Path, store: ModelStore) -> Path:
@@ -73,3 +76,24 @@ def test_manifest_rejects_preset_with_unknown_embedder() -> None:
     )
     with pytest.raises(ValueError, match="unknown embedders"):
         load_manifest(text)
+
+
+def test_models_and_opencv_run_on_one_thread_unless_asked(
+    store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's parallelism is its processes, one clip per core: a second thread inside
+    every model and OpenCV call cost 28-33 % more CPU per clip (BENCHMARKS.md). OpenCV's pool
+    belongs to the process, so the matcher has to set it along with its models'."""
+    monkeypatch.delenv("LIFECERT_THREADS", raising=False)
+    assert default_threads() == 1
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)
+        FaceMatcher(store)
+        assert cv2.getNumThreads() == 1
+        FaceMatcher(store, threads=2)
+        assert cv2.getNumThreads() == 2
+        monkeypatch.setenv("LIFECERT_THREADS", "3")
+        assert default_threads() == 3
+    finally:
+        cv2.setNumThreads(before)
