@@ -9,7 +9,7 @@ LIFECERT := $(VENV)/bin/lifecert
 DATA ?= ../shared/data
 REPORTS ?= reports
 
-.PHONY: kiosk-audio speech run test install models postgres browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk bench-kiosk-live bench-load-live clean
+.PHONY: kiosk-audio speech run test install models postgres redis browser lint bench bench-impostors bench-speed bench-peer bench-liveness bench-liveness-speed bench-load bench-load-cluster bench-faults bench-kiosk bench-kiosk-live bench-load-live clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ postgres:
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "PostgreSQL not installed and not root: its tests will be skipped"
 
+# The rate-limit tests count in a real Redis too (LIFECERT_RATE_LIMIT_STORE=redis://...),
+# started from Debian's redis-server; installed when missing (as root), else those tests skip.
+redis:
+	@command -v redis-server >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } || \
+	  echo "redis-server not installed and not root: the Redis tests will be skipped"
+
 # The kiosk page is tested in Debian's Chromium (Playwright drives it; its own browser
 # download is not used) with a CJK font for readable screenshots, and espeak-ng for the
 # spoken prompts it plays.
@@ -63,7 +70,7 @@ browser: speech
 	  echo "npm not available: the kiosk layout test runs without axe-core"
 
 # pytest exits 5 when it collects nothing (e.g. a filtered run): that is reported, not a failure.
-test: models postgres browser
+test: models postgres redis browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS); rc=$$?; \

@@ -10,12 +10,14 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from models import ModelStore
+from tests import redis_server
 from tests.conftest import DATA, random_id_number
 
 pytestmark = pytest.mark.needs_data
@@ -28,12 +30,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def two_workers(
-    tmp_path_factory: pytest.TempPathFactory, store: ModelStore
+@contextmanager
+def _serving_two_workers(
+    home: Path, store: ModelStore, **env_extra: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    home = tmp_path_factory.mktemp("workers")
-    env = {**os.environ, "LIFECERT_HOME": str(home)}
+    """`lifecert serve --workers 2` on a fresh home, with a key per role."""
+    env = {**os.environ, "LIFECERT_HOME": str(home), **env_extra}
     (home / "models").symlink_to(store.model_dir)  # the installed weights, not a copy
     keys = {}
     for role in ("kiosk", "staff", "app"):
@@ -66,19 +68,48 @@ def two_workers(
         server.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def two_workers(
+    tmp_path_factory: pytest.TempPathFactory, store: ModelStore
+) -> Iterator[tuple[str, dict[str, str]]]:
+    with _serving_two_workers(tmp_path_factory.mktemp("workers"), store) as served:
+        yield served
+
+
+def _lookups_let_through(base: str, key: str, n: int) -> list[int]:
+    body = {"id_number": random_id_number(), "name": "无此人"}
+
+    def one(_: int) -> int:
+        return httpx.post(base + "/v1/lookup", json=body, headers={"X-API-Key": key}, timeout=30).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
 def test_the_rate_limit_holds_across_two_workers(two_workers: tuple[str, dict[str, str]]) -> None:
     """150 requests against a budget of 60 a minute: 60 are let through, whichever worker
     answers (two in-process buckets let 141 of 150 through)."""
     base, keys = two_workers
-    body = {"id_number": random_id_number(), "name": "无此人"}
+    codes = _lookups_let_through(base, keys["kiosk"], 150)
+    assert codes.count(404) == 60 and codes.count(429) == 90
 
-    def one(_: int) -> int:
-        return httpx.post(
-            base + "/v1/lookup", json=body, headers={"X-API-Key": keys["kiosk"]}, timeout=30
-        ).status_code
 
-    with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(one, range(150)))
+def test_the_rate_limit_holds_across_two_workers_counting_in_redis(
+    tmp_path_factory: pytest.TempPathFactory, store: ModelStore
+) -> None:
+    """The same, with the budgets in Redis (LIFECERT_RATE_LIMIT_STORE=redis://...) instead of
+    the database; /healthz names the store."""
+    reason = redis_server.available()
+    if reason:
+        pytest.skip(f"Redis tests skipped: {reason}")
+    with (
+        redis_server.temporary_server() as redis,
+        _serving_two_workers(
+            tmp_path_factory.mktemp("workers-redis"), store, LIFECERT_RATE_LIMIT_STORE=redis.url
+        ) as (base, keys),
+    ):
+        assert httpx.get(base + "/healthz", timeout=5).json()["rate_limits"] == "redis"
+        codes = _lookups_let_through(base, keys["kiosk"], 150)
     assert codes.count(404) == 60 and codes.count(429) == 90
 
 

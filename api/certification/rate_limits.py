@@ -1,21 +1,83 @@
-"""Rate limits that hold across API processes and hosts: counted in the database.
+"""Request budgets per client: in this process, in Redis, or counted in the database.
 
-A fixed one-minute window per key, incremented with one atomic upsert (INSERT … ON CONFLICT
-DO UPDATE … RETURNING, which SQLite and PostgreSQL both execute atomically), so N workers on M
-hosts grant ``per_minute`` requests between them, not N × M times that. The cost is one small
-write per request; one process alone uses the in-memory token bucket instead
-(``security.MemoryRateLimiter``).
+``LIFECERT_RATE_LIMIT_STORE`` says where the counts live:
+
+- ``memory`` (one API process): the `limits` library's in-memory moving window.
+- ``redis://host:port/db`` (or ``rediss://`` for TLS): the same moving window in Redis, through
+  `limits`, shared by every worker and host. Redis is then part of the shared state: when it
+  cannot be reached a request is answered 503 (retry in a few seconds), never let through
+  uncounted.
+- ``database`` (the default of ``lifecert serve --workers N``): a fixed one-minute window per
+  key in the service's own database, incremented with one atomic upsert (INSERT … ON CONFLICT
+  DO UPDATE … RETURNING, which SQLite and PostgreSQL both execute atomically), so N workers on
+  M hosts grant ``per_minute`` requests between them, not N × M times that. No extra server,
+  at the cost of one small write per request; `limits` has no SQL storage, hence this one.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Protocol
 
+from limits import RateLimitItemPerMinute
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.certification.errors import BUSY, DomainError, Kind
 from api.certification.storage.db import Database
 from api.certification.storage.schema import RateWindow
+
+log = logging.getLogger("lifecert.rate_limits")
+REDIS_SCHEMES = ("redis://", "rediss://")
+STORE_RETRY_S = 5
+
+
+class RateLimiter(Protocol):
+    def allow(self, client: str) -> bool: ...
+
+
+class LibraryRateLimiter:
+    """At most ``per_minute`` requests per client in any 60 s (a moving window), in the
+    `limits` storage ``storage`` (in-memory or Redis), under the key prefix ``scope``."""
+
+    def __init__(self, storage: MemoryStorage | RedisStorage, per_minute: int, scope: str) -> None:
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._item = RateLimitItemPerMinute(per_minute, namespace="lifecert")
+        self.scope = scope
+
+    def allow(self, client: str) -> bool:
+        try:
+            return self._strategy.hit(self._item, self.scope, client)
+        except StorageError as exc:
+            log.error("rate limit store unreachable: %s", exc.storage_error.__class__.__name__)
+            raise DomainError(Kind.UNAVAILABLE, BUSY, retry_after_s=STORE_RETRY_S) from exc
+
+
+def library_storage(store: str) -> MemoryStorage | RedisStorage:
+    """The `limits` storage for ``memory`` or a Redis URL; a Redis that does not answer now
+    is refused here, so a misconfigured service stops at its start, not on its first request."""
+    if store == "memory":
+        return MemoryStorage()
+    storage = storage_from_string(store, wrap_exceptions=True)
+    assert isinstance(storage, RedisStorage)
+    if not storage.check():
+        raise ValueError(f"LIFECERT_RATE_LIMIT_STORE: no Redis answers at {redacted(store)}")
+    return storage
+
+
+def store_kind(store: str) -> str:
+    """memory, database or redis: what /healthz tells (never the URL, which can hold a password)."""
+    return "redis" if store.startswith(REDIS_SCHEMES) else store
+
+
+def redacted(url: str) -> str:
+    """A store URL fit for logs: whatever precedes '@' (a password) is left out."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.split('@')[-1]}"
 
 
 class DatabaseRateLimiter:
@@ -37,3 +99,15 @@ class DatabaseRateLimiter:
             if count == 1:  # the key's first request this minute: forget its older minutes
                 s.execute(delete(RateWindow).where(RateWindow.key == key, RateWindow.window < window))
         return count <= self.per_minute
+
+
+def limiters(store: str, db: Database, budgets: dict[str, int]) -> dict[str, RateLimiter]:
+    """One limiter per budget name, all in the store ``store`` names."""
+    if store == "database":
+        return {name: DatabaseRateLimiter(db, n, name) for name, n in budgets.items()}
+    if store != "memory" and not store.startswith(REDIS_SCHEMES):
+        raise ValueError(
+            f"LIFECERT_RATE_LIMIT_STORE must be memory, database or a redis:// URL, not {redacted(store)!r}"
+        )
+    storage = library_storage(store)
+    return {name: LibraryRateLimiter(storage, n, name) for name, n in budgets.items()}

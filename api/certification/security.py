@@ -2,8 +2,8 @@
 
 - API keys: random tokens given once to a kiosk, the app backend or a staff member; only
   their SHA-256 is stored. Roles gate endpoints (a kiosk key cannot read staff lists).
-- Rate limits: a token bucket per client, in process (one service process per host; put a
-  shared limiter in front when scaling out).
+- Rate limits: a budget per client and per address without a valid key
+  (``api.certification.rate_limits``: in process, in Redis, or in the database).
 - ID numbers: an HMAC-SHA256 under a secret key for lookup (a plain hash of an 18-digit ID
   number is brute-forceable), and a Fernet-encrypted copy for staff display. Logs carry
   neither: ``mask_id`` shows the first and last digit only.
@@ -15,10 +15,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from cryptography.fernet import Fernet
@@ -84,29 +81,3 @@ class RecordCipher:
         if stored.startswith(FERNET_PREFIX):
             stored = self._fernet.decrypt(stored)
         return np.frombuffer(stored, dtype=np.float32)
-
-
-class RateLimiter(Protocol):
-    def allow(self, client: str) -> bool: ...
-
-
-class MemoryRateLimiter:
-    """Token bucket per client: ``per_minute`` requests, refilled continuously, in this
-    process. Right for one API process; with several, use ``DatabaseRateLimiter``."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(client, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
-                self._buckets[client] = (tokens, now)
-                return False
-            self._buckets[client] = (tokens - 1.0, now)
-            return True

@@ -58,7 +58,8 @@ class Settings:
     # "east-asian" (the users; the shipped 1:1 calibration's population) or "lfw".
     register_curve: str = register_risk.DEFAULT_CURVE
     # "memory": one process; "database": counted in the database, shared by every worker
-    # and host (`lifecert serve --workers N` sets it).
+    # and host (`lifecert serve --workers N` sets it); a redis:// URL: counted in that Redis,
+    # shared likewise without a database write per request (api/certification/rate_limits.py).
     rate_limit_store: str = "memory"
     # Judge clips and run imports in worker processes (api/certification/workers.py).
     worker_processes: bool = False

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from api.certification import rate_limits
 from api.certification.preview import PREVIEW_MAX_BYTES
-from api.certification.rate_limits import DatabaseRateLimiter
+from api.certification.rate_limits import RateLimiter
 from api.certification.rules import load_policies
-from api.certification.security import MemoryRateLimiter, RateLimiter
 from api.certification.service import CertificationService
 from api.certification.settings import Settings, load_settings
 from api.certification.storage.db import Database, migrate
@@ -69,13 +69,7 @@ def limiters(settings: Settings, db: Database) -> dict[str, RateLimiter]:
         "preview": max(settings.rate_per_minute, PREVIEW_RATE_PER_MINUTE),
         "unauthenticated": settings.rate_per_minute,
     }
-    if settings.rate_limit_store == "database":
-        return {name: DatabaseRateLimiter(db, n, name) for name, n in budgets.items()}
-    if settings.rate_limit_store != "memory":
-        raise ValueError(
-            f"LIFECERT_RATE_LIMIT_STORE must be memory or database, not {settings.rate_limit_store!r}"
-        )
-    return {name: MemoryRateLimiter(n) for name, n in budgets.items()}
+    return rate_limits.limiters(settings.rate_limit_store, db, budgets)
 
 
 def app_from_environment() -> FastAPI:

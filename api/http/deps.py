@@ -10,7 +10,8 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 
 from api.certification.errors import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, DomainError, Kind
-from api.certification.security import RateLimiter, hash_api_key
+from api.certification.rate_limits import RateLimiter
+from api.certification.security import hash_api_key
 from api.certification.service import CertificationService
 from api.certification.storage.schema import Client
 

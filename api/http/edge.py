@@ -16,8 +16,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from api.certification.errors import INVALID, RATE_LIMITED, UNAUTHENTICATED, UPLOAD_TOO_LARGE
-from api.http.problems import problem
+from api.certification.errors import INVALID, RATE_LIMITED, UNAUTHENTICATED, UPLOAD_TOO_LARGE, DomainError
+from api.http.problems import STATUS, problem
 from matcher.errors import Reason
 
 Scope = MutableMapping[str, Any]
@@ -63,7 +63,12 @@ class EdgeGuard:
         key = headers.get("x-api-key", "")
         if not key or not await run_in_threadpool(self.authenticate, key):
             address = scope["client"][0] if scope.get("client") else "unknown"
-            if not self.allow_unauthenticated(address):
+            try:  # a database or Redis round trip: off the event loop
+                allowed = await run_in_threadpool(self.allow_unauthenticated, address)
+            except DomainError as exc:  # the store of the counts is unreachable
+                await problem(STATUS[exc.kind], exc.reason, exc.detail, **exc.extra)(scope, receive, send)
+                return
+            if not allowed:
                 await problem(429, RATE_LIMITED, retry_after_s=60)(scope, receive, send)
                 return
             await problem(401, UNAUTHENTICATED)(scope, receive, send)

@@ -96,6 +96,10 @@ class Health(BaseModel):
         "answered for at the last certification (size), a note (why exact, an index to rebuild) "
         "and the population whose impostor tail sizes the register threshold (curve: east-asian, lfw)"
     )
+    rate_limits: str = Field(
+        description="where request budgets are counted: memory (this process only), database or "
+        "redis (shared by every worker and host)"
+    )
 
 
 class WhoAmI(BaseModel):
