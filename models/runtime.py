@@ -25,10 +25,10 @@ def default_threads() -> int:
 
     One, because a service judges many clips at once, one per core (api/certification/
     workers.py), and a second thread inside each model or OpenCV call only adds waiting and
-    hand-over: on 2 cores, judging GRID and talking clips with 1 thread cost 28-32 % less
-    process CPU than with 2 and 5-8 % more wall time per clip; OpenCV's pool was most of the
-    waste (BENCHMARKS.md, "One thread per model and for OpenCV"). A single photo's match is
-    3-4 ms slower on 1 thread (BENCHMARKS.md, face verification speed); set 2 where one
+    hand-over: on 2 cores, judging GRID and talking clips with 1 thread cost 28-33 % less
+    process CPU than with 2 and 6-12 % more wall time per clip; OpenCV's pool was most of the
+    waste (BENCHMARKS.md, "Cost per certification", session 8). A single photo's match is
+    1-3 ms slower on 1 thread (BENCHMARKS.md, face verification speed); set 2 where one
     request at a time on an idle host is all the machine does."""
     return int(os.environ.get("LIFECERT_THREADS", "1"))
 
