@@ -1,5 +1,6 @@
 """Province layout on loopback (issue 13): two "hosts" of API worker processes behind nginx, on
-one PostgreSQL, with many simulated phones, and one worker killed with SIGKILL mid-run.
+one PostgreSQL (and, with ``--rate-store redis``, one Redis for the budgets), with many simulated
+phones, and one worker killed with SIGKILL mid-run.
 
 - PostgreSQL: a throwaway server (tests/postgres.py, Debian's binaries).
 - Hosts: two `uvicorn --workers W` process groups on their own loopback ports, each worker
@@ -13,7 +14,7 @@ one PostgreSQL, with many simulated phones, and one worker killed with SIGKILL m
 - Mid-run one worker process gets SIGKILL. Afterwards: every certification a phone was told of
   is recorded exactly once, none is duplicated, the audit chain is intact.
 
-    python benchmarks/load_cluster.py ../shared/data --phones 200 --hosts 2 --workers 2
+    python benchmarks/load_cluster.py ../shared/data --phones 200 --hosts 2 --workers 2 [--rate-store redis]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -49,7 +51,7 @@ from api.certification.outcome import ReviewKind  # noqa: E402
 from api.certification.storage.schema import Certification, Review  # noqa: E402
 from liveness.video import read_video  # noqa: E402
 from models import default_home  # noqa: E402
-from tests import postgres  # noqa: E402
+from tests import postgres, redis_server  # noqa: E402
 
 CLIP = "d0"  # a real person who blinks within 3 s
 
@@ -147,6 +149,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="worker processes per host")
     ap.add_argument("--concurrency", type=int, default=16, help="phones uploading at once (bounded)")
     ap.add_argument("--out", type=Path, default=ROOT / "reports/load-cluster.json")
+    ap.add_argument(
+        "--rate-store",
+        choices=("database", "redis"),
+        default="database",
+        help="where the budgets are counted (redis: a throwaway Debian redis-server)",
+    )
     args = ap.parse_args()
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -154,18 +162,26 @@ def main() -> None:
     reason = postgres.available()
     if reason:
         sys.exit(f"PostgreSQL needed: {reason}")
+    if args.rate_store == "redis" and (reason := redis_server.available()):
+        sys.exit(f"Redis needed for --rate-store redis: {reason}")
     root = Path(tempfile.mkdtemp(prefix="lifecert-cluster-"))
     (root / "home" / "models").parent.mkdir(parents=True)
     (root / "home" / "models").symlink_to(default_home() / "models")
     clip_path = args.data / f"videos/talking/liveportrait_driving_{CLIP}.mp4"
     clip = read_video(clip_path, with_audio=False)
     video = clip_path.read_bytes()
-    with postgres.temporary_server() as url:
+    with ExitStack() as servers:
+        url = servers.enter_context(postgres.temporary_server())
+        store = (
+            servers.enter_context(redis_server.temporary_server()).url
+            if args.rate_store == "redis"
+            else "database"
+        )
         env = {
             **os.environ,
             "LIFECERT_HOME": str(root / "home"),
             "LIFECERT_DATABASE_URL": url,
-            "LIFECERT_RATE_LIMIT_STORE": "database",
+            "LIFECERT_RATE_LIMIT_STORE": store,
             "LIFECERT_RATE_PER_MINUTE": "100000",  # one app key carries every phone
             # Every phone is the same real person (one clip that blinks in its window): the
             # register screening still scores every reference, but cannot flag a look-alike.
@@ -217,6 +233,7 @@ def main() -> None:
             "told_review": told_review,
             "audit_chain_intact": intact,
             "hosts": args.hosts,
+            "rate_store": args.rate_store,
             "workers_per_host": args.workers,
         }
     )
