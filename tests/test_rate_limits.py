@@ -23,7 +23,7 @@ from tests.conftest import random_id_number
 
 
 @pytest.fixture
-def redis_url() -> Iterator[redis_server.Server]:
+def redis() -> Iterator[redis_server.Server]:
     reason = redis_server.available()
     if reason:
         pytest.skip(f"Redis tests skipped: {reason}")
@@ -32,12 +32,12 @@ def redis_url() -> Iterator[redis_server.Server]:
 
 
 def test_two_processes_counting_in_one_redis_share_one_budget(
-    redis_url: redis_server.Server, tmp_path: Path
+    redis: redis_server.Server, tmp_path: Path
 ) -> None:
     """Each API process builds its own limiters and connection; the counts are Redis's, so
     two of them let 5 of 12 requests through against a budget of 5, not 10."""
     db = Database(f"sqlite:///{tmp_path / 'unused.db'}")
-    first, second = (rate_limits.limiters(redis_url.url, db, {"default": 5})["default"] for _ in range(2))
+    first, second = (rate_limits.limiters(redis.url, db, {"default": 5})["default"] for _ in range(2))
     allowed = [(first if i % 2 else second).allow("kiosk-7") for i in range(12)]
     assert allowed.count(True) == 5 and allowed[:5] == [True] * 5
     assert first.allow("kiosk-8"), "another client has a budget of its own"
@@ -54,13 +54,13 @@ def test_an_unreachable_redis_stops_the_service_at_its_start(tmp_path: Path) -> 
 
 
 def test_the_service_counts_in_redis_and_answers_503_when_it_is_gone(
-    redis_url: redis_server.Server, tmp_path: Path, matcher: FaceMatcher, monkeypatch: pytest.MonkeyPatch
+    redis: redis_server.Server, tmp_path: Path, matcher: FaceMatcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LIFECERT_HOME", str(tmp_path))
     settings = replace(
         load_settings(database_url=f"sqlite:///{tmp_path / 'r.db'}"),
         rate_per_minute=3,
-        rate_limit_store=redis_url.url,
+        rate_limit_store=redis.url,
     )
     app = create_app(settings, matcher)
     kiosk = ensure_client(app.state.service, "kiosk-r", "kiosk")
@@ -69,7 +69,7 @@ def test_the_service_counts_in_redis_and_answers_503_when_it_is_gone(
         assert tc.get("/healthz").json()["rate_limits"] == "redis"
         codes = [tc.post("/v1/lookup", headers={"X-API-Key": kiosk}, json=body).status_code for _ in range(4)]
         assert codes == [404, 404, 404, 429]
-        redis_url.stop()
+        redis.stop()
         gone = tc.post("/v1/lookup", headers={"X-API-Key": "other-kiosk"}, json=body)  # refused at the edge
         assert gone.status_code == 503 and gone.json()["code"] == "service_busy"
         assert gone.headers["Retry-After"] == str(rate_limits.STORE_RETRY_S)
