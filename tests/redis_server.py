@@ -7,7 +7,6 @@ a temporary directory with persistence off, and stopped at the end.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,18 +15,14 @@ from contextlib import contextmanager
 
 import redis
 
+from tests.ports import free_port
+
 
 def available() -> str | None:
     """None when a server can be started here, else the reason it cannot."""
     if shutil.which("redis-server") is None:
         return "redis-server not found; `make test` installs it with apt"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -43,7 +38,7 @@ class Server:
 @contextmanager
 def temporary_server() -> Iterator[Server]:
     root = tempfile.mkdtemp(prefix="lifecert-redis-")
-    port = _free_port()
+    port = free_port()
     options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", root, "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(
         ["redis-server", *options],

@@ -20,6 +20,7 @@ from api.http.app import create_app
 from matcher import FaceMatcher
 from tests import redis_server
 from tests.conftest import random_id_number
+from tests.ports import free_port
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_two_processes_counting_in_one_redis_share_one_budget(
 
 def test_an_unreachable_redis_stops_the_service_at_its_start(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'unused.db'}")
-    nobody = f"redis://:s3cret@127.0.0.1:{redis_server._free_port()}/0"
+    nobody = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
     with pytest.raises(ValueError, match="no Redis answers") as raised:
         rate_limits.limiters(nobody, db, {"default": 5})
     assert "s3cret" not in str(raised.value)

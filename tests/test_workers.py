@@ -4,7 +4,6 @@ single-use guarantees hold across them, because they live in the database, not a
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ import pytest
 from models import ModelStore
 from tests import redis_server
 from tests.conftest import DATA, random_id_number
+from tests.ports import free_port
 
 pytestmark = pytest.mark.needs_data
 LIFECERT = str(Path(sys.executable).with_name("lifecert"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -47,7 +41,7 @@ def _serving_two_workers(
             check=True,
         )
         keys[role] = out.stdout.strip()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [LIFECERT, "serve", "--workers", "2", "--port", str(port)],
         env=env,

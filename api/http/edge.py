@@ -17,7 +17,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from api.certification.errors import INVALID, RATE_LIMITED, UNAUTHENTICATED, UPLOAD_TOO_LARGE, DomainError
-from api.http.problems import STATUS, problem
+from api.http.problems import domain_problem, problem
 from matcher.errors import Reason
 
 Scope = MutableMapping[str, Any]
@@ -66,7 +66,7 @@ class EdgeGuard:
             try:  # a database or Redis round trip: off the event loop
                 allowed = await run_in_threadpool(self.allow_unauthenticated, address)
             except DomainError as exc:  # the store of the counts is unreachable
-                await problem(STATUS[exc.kind], exc.reason, exc.detail, **exc.extra)(scope, receive, send)
+                await domain_problem(exc)(scope, receive, send)
                 return
             if not allowed:
                 await problem(429, RATE_LIMITED, retry_after_s=60)(scope, receive, send)

@@ -106,6 +106,11 @@ def problem(status: int, reason: Reason, detail: str = "", **extra: object) -> J
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def domain_problem(exc: DomainError) -> JSONResponse:
+    """The response for a domain error: its kind's status, its reason, detail and extras."""
+    return problem(STATUS[exc.kind], exc.reason, exc.detail, **exc.extra)
+
+
 def storage_unavailable(exc: DBAPIError) -> bool:
     """A fault of the storage rather than of the request: worth retrying later."""
     read_only_transaction = getattr(exc.orig, "sqlstate", None) == "25006"  # PostgreSQL
@@ -115,7 +120,7 @@ def storage_unavailable(exc: DBAPIError) -> bool:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError) -> JSONResponse:
-        return problem(STATUS[exc.kind], exc.reason, exc.detail, **exc.extra)
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
