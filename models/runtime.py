@@ -30,7 +30,10 @@ def default_threads() -> int:
     waste (BENCHMARKS.md, "Cost per certification", session 8). A single photo's match is
     1-3 ms slower on 1 thread (BENCHMARKS.md, face verification speed); set 2 where one
     request at a time on an idle host is all the machine does."""
-    return int(os.environ.get("LIFECERT_THREADS", "1"))
+    value = os.environ.get("LIFECERT_THREADS", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"LIFECERT_THREADS must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 class ModelRunner(Protocol):

@@ -95,5 +95,9 @@ def test_models_and_opencv_run_on_one_thread_unless_asked(
         assert cv2.getNumThreads() == 2
         monkeypatch.setenv("LIFECERT_THREADS", "3")
         assert default_threads() == 3
+        for bad in ("two", "0", ""):
+            monkeypatch.setenv("LIFECERT_THREADS", bad)
+            with pytest.raises(ValueError, match="LIFECERT_THREADS must be a whole number"):
+                default_threads()
     finally:
         cv2.setNumThreads(before)
