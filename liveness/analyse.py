@@ -20,6 +20,7 @@ from liveness.challenge import Challenge, NonceLedger
 from liveness.combiner import LinearModel
 from liveness.combiner import load as load_rendering_model
 from liveness.identity import same_person
+from liveness.jaw import jaw_coupling
 from liveness.mouth import COUNT_TOLERANCE, expected_syllables, mouth_cycles
 from liveness.presentation import (
     PresentationEvidence,
@@ -48,6 +49,13 @@ MAX_FROZEN = 0.95  # share of identical consecutive frames; still-camera real cl
 MIN_SMOOTHNESS = 0.4  # mean lag-1 autocorrelation; bona fide >= 0.7, shuffled <= 0.15
 MIN_AV_SYNC = 0.15  # genuine GRID clips: 5th percentile 0.22, minimum 0.05
 BLINK_REACTION_S = 0.15  # a blink that starts sooner after its prompt was not prompted by it
+# Correlation of the chin's own motion with the mouth's opening over the digits window below
+# which staff check the certification (liveness/jaw.py). Chosen on the development clips
+# (`python benchmarks/chin_motion.py`, BENCHMARKS.md), so in-sample: the 30 GRID speakers
+# reading score 0.52-0.91, the 60 cut-outs built from them -0.46 to 0.29; 0.40 is the middle
+# of that gap. Free talk that is not reading (the 11 talking clips) scores 0.11-0.78, which
+# is why only the digits window counts.
+MIN_JAW_COUPLING = 0.40
 
 EXPIRED = Reason("challenge_expired", "The challenge has expired: start again.", "验证已超时，请重新开始。")
 REUSED = Reason(
@@ -69,10 +77,16 @@ class LivenessResult:
     def reasons(self) -> list[Reason]:
         return [c.reason for c in self.checks if not c.passed and not c.advisory and c.reason is not None]
 
+    @property
+    def referrals(self) -> list[Reason]:
+        """Why staff must look before this clip certifies anyone (``CheckResult.refers_to_staff``)."""
+        return [c.reason for c in self.checks if not c.passed and c.refers_to_staff and c.reason is not None]
+
     def as_dict(self) -> dict[str, object]:
         return {
             "passed": self.passed,
             "reasons": [r.as_dict() for r in self.reasons],
+            "referrals": [r.as_dict() for r in self.referrals],
             "checks": [c.as_dict() for c in self.checks],
             "best_frame": self.best_frame,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -164,6 +178,10 @@ class LivenessAnalyzer:
         t0, c0 = time.perf_counter(), time.process_time()
         results.append(self._rendered(clip, track))
         timings["rendered_face"], cpu["rendered_face"] = _ms(t0), _ms(c0, time.process_time)
+        if challenge.digits:
+            t0, c0 = time.perf_counter(), time.process_time()
+            results.append(self._jaw(clip, track, challenge))
+            timings["jaw_motion"], cpu["jaw_motion"] = _ms(t0), _ms(c0, time.process_time)
         passed = all(r.passed for r in results if not r.advisory)
         return LivenessResult(
             passed,
@@ -269,6 +287,25 @@ class LivenessAnalyzer:
                 "strongest_against": worst,
             },
             advisory=not self.rendered_face_decides,
+        )
+
+    def _jaw(self, clip: Clip, track: Track, ch: Challenge) -> C.CheckResult:
+        """Whether the chin moved with the mouth while the digits were read (liveness/jaw.py).
+        A clip where it did not goes to staff (``refers_to_staff``); it is never refused on
+        this alone: no recording of elderly people reading Mandarin digits has measured how
+        often their jaw reads as still (BENCHMARKS.md, issue 10)."""
+        window = ch.window("digits")
+        start, end = (window.start_s, window.end_s) if window else (0.0, float(track.times[-1]))
+        jaw = jaw_coupling(clip, track, start, end)
+        ok = not jaw.measured or jaw.coupling >= MIN_JAW_COUPLING
+        return C.CheckResult(
+            "jaw_motion",
+            ok,
+            jaw.coupling if jaw.measured else 0.0,
+            None if ok else C.JAW_STILL,
+            {**jaw.as_dict(), "minimum": MIN_JAW_COUPLING, "window_s": [start, end]},
+            advisory=True,
+            refers_to_staff=True,
         )
 
     def _digits(

@@ -152,7 +152,7 @@ def run_liveness_bench(
     def judge(kind: str, source: str, clip: Clip, ch: Challenge, **kw: object) -> LivenessResult:
         result = analyzer.analyse(clip, ch, **kw)  # type: ignore[arg-type]
         out.append(Presentation(kind, source, result.passed, _failed(result)))
-        out[-1].detail = {"rendered_face_passed": _rendered_ok(result)}
+        out[-1].detail = {"rendered_face_passed": _rendered_ok(result), "referred": bool(result.referrals)}
         return result
 
     def judge_for_id(
@@ -173,6 +173,7 @@ def run_liveness_bench(
                     "id_match": score,
                     "id_photo": id_photo is not None,
                     "rendered_face_passed": _rendered_ok(result),
+                    "referred": bool(result.referrals),
                 },
             )
         )
@@ -293,6 +294,10 @@ def error_rates(presentations: list[Presentation]) -> Metrics:
             "apcer": sum(p.accepted for p in ps) / len(ps),
             "accepted_sources": [p.source for p in ps if p.accepted],
             "apcer_if_rendered_face_decides": sum(deciding) / len(ps),
+            # Accepted, but sent to staff by a check that refers (jaw_motion): not certified
+            # without a person looking; the APCER of what certifies unattended.
+            "referred_to_staff": sum(p.accepted and bool(p.detail.get("referred")) for p in ps),
+            "apcer_unattended": sum(p.accepted and not p.detail.get("referred") for p in ps) / len(ps),
         }
         if any(":" in p.source for p in ps):  # animated clips: per generator
             gens = sorted({p.source.split(":")[0] for p in ps})
@@ -307,6 +312,8 @@ def error_rates(presentations: list[Presentation]) -> Metrics:
             "rejected": sum(not p.accepted for p in bona),
             "bpcer": sum(not p.accepted for p in bona) / max(len(bona), 1),
             "rejected_sources": {p.source: p.failed_checks for p in bona if not p.accepted},
+            "referred_to_staff": sum(p.accepted and bool(p.detail.get("referred")) for p in bona),
+            "referred_sources": [p.source for p in bona if p.accepted and p.detail.get("referred")],
             "bpcer_if_rendered_face_decides": sum(
                 not (p.accepted and p.detail.get("rendered_face_passed") is not False) for p in bona
             )

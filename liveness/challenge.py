@@ -193,22 +193,28 @@ class ChallengeFactory:
 
 @dataclass
 class FixedWindowChallenges:
-    """Blink-only challenges with one fixed window, for recorded clips that cannot follow
-    random prompts: the service's load benchmark and the end-to-end tests with real footage.
-    Nonces and expiry are real. ``lifecert serve`` never uses this."""
+    """Challenges with one fixed window over the whole clip, for recorded clips that cannot
+    follow random prompts: the service's load benchmark and the end-to-end tests with real
+    footage. A blink by default; ``digits`` (read in ``language``) for footage of reading, such
+    as GRID's sentences. Nonces and expiry are real. ``lifecert serve`` never uses this."""
 
     window_s: float = 3.0
     ttl_s: float = 120.0
+    blinks: int = 1
+    digits: str = ""
+    language: str = "zh"
 
     def issue(self, **_kw: object) -> Challenge:
         now = datetime.now(UTC)
+        actions = (["blink"] if self.blinks else []) + (["digits"] if self.digits else [])
         return Challenge(
             nonce=secrets.token_urlsafe(18),
-            blinks=1,
-            digits="",
-            prompts=(Prompt("blink", 0.0, self.window_s),),
+            blinks=self.blinks,
+            digits=self.digits,
+            prompts=tuple(Prompt(a, 0.0, self.window_s) for a in actions),
             issued_at=now,
             expires_at=now + timedelta(seconds=self.ttl_s),
+            language=self.language,
         )
 
 

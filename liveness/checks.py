@@ -15,6 +15,9 @@ class CheckResult:
     reason: Reason | None = None
     evidence: dict[str, object] = field(default_factory=dict)
     advisory: bool = False  # reported, but does not decide the verdict
+    # An advisory check whose failure sends the attempt to staff instead of certifying it:
+    # evidence strong enough to doubt the presentation, not to refuse an elderly person on it.
+    refers_to_staff: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -24,6 +27,7 @@ class CheckResult:
             "reason": None if self.reason is None else self.reason.as_dict(),
             "evidence": self.evidence,
             "advisory": self.advisory,
+            "refers_to_staff": self.refers_to_staff,
         }
 
 
@@ -63,6 +67,14 @@ NO_TURN = Reason(
     "head_turn_not_seen",
     "The head was not turned as asked: turn your head to the side shown when prompted.",
     "未检测到按提示转头，请在提示出现后向指定方向转头。",
+)
+# The chin did not move with the mouth while the digits were read (liveness/jaw.py). Worded for
+# the person in front of the camera, who may well be genuine: the code and the evidence say
+# what was seen, for staff; the text does not coach an attacker (as scores are not shown).
+JAW_STILL = Reason(
+    "jaw_not_moving",
+    "A member of staff will look at this recording before it counts.",
+    "本次录像需由工作人员复核后生效。",
 )
 # What the rendered-face model saw, per signal (liveness/rendering.py): en, zh.
 RENDERED_SEEN = {

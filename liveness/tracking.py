@@ -68,6 +68,10 @@ class FrameMeasure:
     crop: np.ndarray | None = None
     shape: np.ndarray | None = None  # (468, 2) landmark positions in pixels
     eyes_interpolated: bool = False  # ear values between the neighbours' (Iris skipped)
+    # The chin's own vertical motion since the previous measured frame (liveness/jaw.py), when
+    # a live capture measured it as the frame arrived: NaN where it could not be measured,
+    # None where nobody computed it yet (the check then computes it from the frames).
+    chin_motion: float | None = None
 
 
 @dataclass

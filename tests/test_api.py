@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from dateutil.relativedelta import relativedelta
 from fastapi.testclient import TestClient
@@ -33,7 +34,8 @@ from api.demo import ensure_client
 from api.http.app import create_app
 from liveness import attacks
 from liveness.challenge import ChallengeFactory, FixedWindowChallenges
-from liveness.video import read_video
+from liveness.tracking import track_face
+from liveness.video import Clip, read_video, write_mp4
 from matcher import FaceMatcher
 from tests import postgres
 from tests.conftest import DATA, random_id_number
@@ -139,6 +141,12 @@ def frame_of(name: str, index: int = 5) -> bytes:
 
 def photo(name: str) -> bytes:
     return (PHOTOS / name).read_bytes()
+
+
+def certifications(tc: TestClient, *persons: int) -> int:
+    with tc.service.db.transaction() as s:  # type: ignore[attr-defined]
+        counted = select(func.count(Certification.id)).where(Certification.person_id.in_(persons))
+        return int(s.execute(counted).scalar_one())
 
 
 def submit(tc: TestClient, sid: str, data: bytes, role: str = "kiosk", window: float = 3.0):  # type: ignore[no-untyped-def]
@@ -255,11 +263,7 @@ def test_self_certification_passes_once_and_sets_due_and_payment(client: TestCli
         files={"video": ("clip.mp4", clip_bytes, "video/mp4")},
     )
     assert again.status_code == 409 and again.json()["code"] == "session_used"
-    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
-        assert (
-            s.execute(select(func.count(Certification.id)).where(Certification.person_id == pid)).scalar()
-            == 1
-        )
+    assert certifications(client, pid) == 1
     history = client.get(f"/v1/persons/{pid}", headers=h(client, "staff")).json()
     assert history["certifications"][0]["channel"] == "kiosk"
     with client.service.db.transaction() as s:  # type: ignore[attr-defined]
@@ -289,11 +293,7 @@ def test_photo_held_up_fails_with_a_reason_and_no_certification(client: TestClie
     codes = {reason["code"] for reason in body["reasons"]}
     assert "no_live_motion" in codes and "blink_not_seen" in codes
     assert all(reason["zh"] for reason in body["reasons"])
-    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
-        assert (
-            s.execute(select(func.count(Certification.id)).where(Certification.person_id == pid)).scalar()
-            == 0
-        )
+    assert certifications(client, pid) == 0
 
 
 def test_preview_advises_on_a_frame_and_refuses_a_file_that_is_no_image(client: TestClient) -> None:
@@ -511,17 +511,55 @@ def test_a_face_that_matches_another_persons_photo_goes_to_review(client: TestCl
     # review (tests/test_duplicates.py); the certification's own review is the one decided here.
     review = next(r for r in reviews if r["person_id"] == pid and r["kind"] != "duplicate_reference")
     assert review["kind"] == "possible_impersonation" and review["detail"]["scope"] == "register"
-    with client.service.db.transaction() as s:  # type: ignore[attr-defined]
-        assert (
-            s.execute(select(func.count(Certification.id)).where(Certification.person_id == pid)).scalar()
-            == 0
-        )
+    assert certifications(client, pid) == 0
     approved = client.post(
         f"/v1/reviews/{review['id']}/decision",
         headers=h(client, "staff"),
         json={"approve": True, "note": "twins; checked ID at the counter"},
     ).json()
     assert approved["certification_id"]
+
+
+def test_a_cutout_photo_that_passes_every_check_goes_to_staff_not_to_a_certificate(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """抠洞照片: lbbc2a's still, enrolled as the ID photo, with bbaf2n's real eyes and mouth
+    behind the holes reading a sentence (GRID). It passes every deciding check and matches the
+    ID photo; only the chin standing still while the mouth reads (jaw_motion) gives it away,
+    so the attempt goes to staff, and staff decide."""
+    matcher = client.service.matcher  # type: ignore[attr-defined]
+    reader = read_video(DATA / "videos/grid/bbaf2n.mpg")
+    other = read_video(DATA / "videos/grid/lbbc2a.mpg", with_audio=False)
+    still = other.frames[len(other.frames) // 2]
+    still_shape = track_face(matcher, Clip([still], np.zeros(1))).frames[0].shape
+    shapes = [f.shape for f in track_face(matcher, reader).frames]
+    attack = attacks.cutout_photo(still, still_shape, reader, shapes, moving=False)
+    path = write_mp4(tmp_path / "cutout.mp4", attack.frames, attack.fps, audio=attack.audio)
+    client.service.challenges = FixedWindowChallenges(  # type: ignore[attr-defined]
+        window_s=attack.duration_s, blinks=0, digits="481639", language="en"
+    )
+    try:
+        idn, pid = enrol(client, "抠洞", jpeg(other.frames[0]))
+        sid = start(client, idn, "抠洞").json()["session_id"]
+        body = submit(client, sid, path.read_bytes()).json()
+    finally:
+        client.service.challenges = FixedWindowChallenges()  # type: ignore[attr-defined]
+    assert body["outcome"] == "review", body
+    assert [r["code"] for r in body["reasons"]] == ["jaw_not_moving", "needs_staff_review"]
+    assert body["match_score"] is None and body["certification_id"] is None  # a kiosk never sees a score
+    reviews = client.get("/v1/reviews", headers=h(client, "staff")).json()
+    review = next(r for r in reviews if r["person_id"] == pid)
+    assert review["kind"] == "possible_presentation_attack"
+    assert review["detail"]["reasons"] == ["jaw_not_moving"]
+    assert review["detail"]["checks"]["jaw_motion"]["jaw_coupling"] < 0.4
+    assert certifications(client, pid) == 0
+    refused = client.post(
+        f"/v1/reviews/{review['id']}/decision",
+        headers=h(client, "staff"),
+        json={"approve": False, "note": "paper edges around the mouth in the recording"},
+    ).json()
+    assert refused.get("certification_id") is None
+    assert certifications(client, pid) == 0
 
 
 def test_a_clerk_registers_a_helper_at_the_counter_and_opens_a_proxy_session(client: TestClient) -> None:

@@ -18,19 +18,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from api.certification import duplicates, register_index
 from api.certification.storage.schema import (
     WITHDRAWN,
     AuditEntry,
-    Certification,
     FaceReference,
     Person,
     Review,
 )
 from api.demo import ensure_client
-from tests.test_api import CLIPS, clip, enrol, frame_of, h, photo, start, submit
+from tests.test_api import CLIPS, certifications, clip, enrol, frame_of, h, photo, start, submit
 from tests.test_api import client as client  # the fixture (SQLite and PostgreSQL)
 from tests.test_register_index import add_person, near, unit
 from tests.test_register_index import backend as backend  # the fixtures (SQLite, pgvector)
@@ -59,12 +58,6 @@ def _named(review: dict) -> set[int]:  # type: ignore[type-arg]
 def another_staff(tc: TestClient) -> dict[str, str]:
     """A second staff member: the one who enrolled a photo may not decide its review."""
     return {"X-API-Key": ensure_client(tc.service, f"test-staff-{secrets.token_hex(4)}", "staff")}  # type: ignore[attr-defined]
-
-
-def certifications(tc: TestClient, *persons: int) -> int:
-    with tc.service.db.transaction() as s:  # type: ignore[attr-defined]
-        counted = select(func.count(Certification.id)).where(Certification.person_id.in_(persons))
-        return int(s.execute(counted).scalar_one())
 
 
 def test_the_same_face_on_a_second_record_is_held_until_staff_clear_it(

@@ -584,3 +584,26 @@ def test_a_reading_begun_before_its_prompt_fails_with_evidence_that_can_be_store
     read = checks[0].as_dict()
     assert read["passed"] is False and read["evidence"]["cycles_in_window"] >= 2
     json.dumps(read)
+
+
+def test_a_live_capture_measures_the_jaw_as_the_digits_are_read_and_judges_the_same(matcher) -> None:  # type: ignore[no-untyped-def]
+    """The chin's motion is measured frame by frame while the digits prompt is up (so the
+    verdict does not wait for it), and the jaw check then reads the same as from the frames."""
+    from liveness.jaw import jaw_coupling
+    from liveness.tracking import Track
+
+    reader = read_video(DATA / "videos/grid/bbaf2n.mpg", with_audio=False)
+    clock = FakeClock()
+    challenge = FixedWindowChallenges(window_s=2.5, blinks=0, digits="481639", language="en").issue()
+    setup = LiveSetup(clock=clock, planner=OraclePlanner({"digits": [0.4]}))
+    capture = LiveCapture(challenge, FaceTracker(matcher), setup)
+    for image, t in zip(reader.frames, reader.times, strict=True):
+        clock.now = 1000.0 + float(t)
+        capture.frame(jpeg(image), clock.now)
+    _, clip, track = capture.judged()
+    [window] = capture._prompted(0.0).prompts  # on the capture's own time line, as its measures
+    measured = [m for m in capture.measures if m.chin_motion is not None]
+    assert len(measured) >= 30 and all(window.start_s <= m.t <= window.end_s + 0.05 for m in measured)
+    live = jaw_coupling(clip, track, 0.0, float("inf"))
+    recomputed = Track([replace(m, chin_motion=None) for m in track.frames])
+    assert live.measured and live == jaw_coupling(clip, recomputed, 0.0, float("inf"))

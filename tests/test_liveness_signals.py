@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from liveness.audio import audio_visual
 from liveness.blink import detect_blinks
+from liveness.jaw import jaw_coupling
 from liveness.mouth import expected_syllables, mouth_cycles
 from liveness.presentation import lag1_autocorrelation
-from liveness.video import AUDIO_RATE
+from liveness.tracking import FrameMeasure, Track
+from liveness.video import AUDIO_RATE, Clip
 
 
 def _series(values: list[float], fps: float = 25.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,3 +189,38 @@ def test_sync_over_a_window_the_clip_does_not_reach_is_zero_not_an_error() -> No
     audio = (0.1 * np.sin(np.arange(AUDIO_RATE) / 10)).astype(np.float32)
     none = audio_visual(audio, np.array([]), np.array([]))
     assert none.present and none.sync == 0.0 and none.voiced.size == 0
+
+
+def _jaw_clip(jaw_moves: bool, mouth_moves: bool = True) -> tuple[Clip, Track]:
+    """A textured face whose chin (rows below y 175) moves down by d(t) px as the mouth opens
+    (``jaw_moves``), or stays put while the mouth opens (paper, as in a cut-out photo)."""
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (260, 240), dtype=np.uint8), (0, 0), 2.0)
+    shape = np.zeros((468, 2), np.float32)
+    shape[234], shape[454] = (60, 120), (180, 120)  # the face's sides: 120 px wide
+    shape[17], shape[152], shape[61], shape[291] = (120, 160), (120, 200), (95, 150), (145, 150)
+    for k, i in enumerate((10, 151, 9, 108, 337, 67, 297)):  # the forehead, above the eyes
+        shape[i] = (90 + 10 * k, 50 + 3 * (k % 3))
+    frames, measures = [], []
+    for i in range(50):
+        d = 3.0 * (1 + np.sin(2 * np.pi * i / 12)) / 2 if mouth_moves else 0.0
+        image = texture.copy()
+        if jaw_moves:
+            shifted = cv2.warpAffine(texture, np.float32([[1, 0, 0], [0, 1, d]]), (240, 260))
+            image[175:] = shifted[175:]
+        frames.append(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+        box = np.array([50, 60, 190, 215], np.float32)
+        measures.append(FrameMeasure(i, i / 25, 1, True, box, mar=0.1 + 0.05 * d, shape=shape))
+    return Clip(frames, np.arange(50) / 25), Track(measures)
+
+
+def test_jaw_coupling_sees_a_chin_that_moves_with_the_mouth_and_paper_that_does_not() -> None:
+    clip, track = _jaw_clip(jaw_moves=True)
+    real = jaw_coupling(clip, track, 0.0, 2.0)
+    assert real.measured and real.coupling > 0.9, real
+    paper = jaw_coupling(*_jaw_clip(jaw_moves=False), 0.0, 2.0)
+    assert paper.measured and abs(paper.coupling) < 0.2, paper
+    # Only the frames inside the window count; a mouth that never moved is no evidence.
+    assert jaw_coupling(clip, track, 0.0, 0.2).pairs == 5 and not jaw_coupling(clip, track, 0.0, 0.2).measured
+    still = jaw_coupling(*_jaw_clip(jaw_moves=False, mouth_moves=False), 0.0, 2.0)
+    assert not still.measured

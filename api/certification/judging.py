@@ -39,6 +39,11 @@ class Judgement:
     def live(self) -> bool:
         return self.liveness is not None and self.liveness.passed
 
+    @property
+    def referred(self) -> bool:
+        """A check that sends the attempt to staff failed (``LivenessResult.referrals``)."""
+        return self.liveness is not None and bool(self.liveness.referrals)
+
 
 def judge_clip(
     svc: CertificationService, challenge: Challenge, clip_bytes: bytes, references: list[Reference]

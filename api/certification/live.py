@@ -29,7 +29,7 @@ import numpy as np
 
 from api.certification import judging
 from api.certification.errors import INVALID, DomainError, Kind
-from liveness import online
+from liveness import jaw, online
 from liveness.challenge import PAUSE_S, Challenge, Prompt
 from liveness.tracking import FaceTracker, FrameMeasure, Track
 from liveness.video import AUDIO_RATE, BAD_SIZE, MAX_ANALYSED_FPS, MIN_SIDE, Clip
@@ -220,6 +220,8 @@ class LiveCapture:
         if self.phase is Phase.DONE:
             return []
         m = self.tracker.step(image, len(self.frames), t)
+        if self._reading() and self.measures:  # the jaw check's motion, measured as it arrives
+            m.chin_motion = jaw.chin_motion(self.frames[-1], image, self.measures[-1], m)
         self.frames.append(image)
         self.measures.append(m)
         return self._advance(m, w)
@@ -254,6 +256,10 @@ class LiveCapture:
     def revealed(self) -> bool:
         """Whether any prompt was shown (then the session cannot be handed out again)."""
         return any(step.windows for step in self.steps)
+
+    def _reading(self) -> bool:
+        """Whether the digits prompt is up (the frames the jaw check will read)."""
+        return self.phase is Phase.PROMPTED and self.steps[self._current].action == "digits"
 
     def _now(self) -> float:
         """The service's clock now, on the capture's time line: a prompt starts when it is

@@ -15,6 +15,9 @@ class OutcomeKind(StrEnum):
 
 class ReviewKind(StrEnum):
     POSSIBLE_IMPERSONATION = "possible_impersonation"
+    # A live clip that matched, with evidence against the presentation that is not enough to
+    # refuse on (``LivenessResult.referrals``: the chin did not move with the mouth).
+    POSSIBLE_PRESENTATION_ATTACK = "possible_presentation_attack"
     TWENTY_FOUR_MONTHS = "24_month_rule"
     REMOTE_FORM = "remote_form"
     DECEASED_ATTEMPT = "deceased_attempt"
@@ -31,11 +34,18 @@ class Decision:
 
 
 def decide_outcome(
-    *, live: bool, score: float | None, threshold: float, look_alike: bool, needs_review: bool
+    *,
+    live: bool,
+    score: float | None,
+    threshold: float,
+    look_alike: bool,
+    needs_review: bool,
+    presentation_doubt: bool = False,
 ) -> Decision:
     """``live``: every liveness check passed; ``score``: the best reference's cosine;
     ``look_alike``: the live face also matches someone else on the register; ``needs_review``:
-    the person's status already needs staff review (the 24-month proof rule).
+    the person's status already needs staff review (the 24-month proof rule);
+    ``presentation_doubt``: a liveness check that refers to staff failed.
 
     A failed liveness check is a failure whatever the score; a live face that does not match
     is a failure that says so; a match is certified unless staff must look first.
@@ -46,6 +56,8 @@ def decide_outcome(
         return Decision(OutcomeKind.FAILED, face_mismatch=True)
     if look_alike:
         return Decision(OutcomeKind.REVIEW, ReviewKind.POSSIBLE_IMPERSONATION)
+    if presentation_doubt:
+        return Decision(OutcomeKind.REVIEW, ReviewKind.POSSIBLE_PRESENTATION_ATTACK)
     if needs_review:
         return Decision(OutcomeKind.REVIEW, ReviewKind.TWENTY_FOUR_MONTHS)
     return Decision(OutcomeKind.PASSED)

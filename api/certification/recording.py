@@ -14,7 +14,7 @@ from api.certification import audit, duplicates, register_index
 from api.certification.clock import utcnow
 from api.certification.errors import FACE_MISMATCH, NEEDS_STAFF_REVIEW
 from api.certification.judging import Judgement
-from api.certification.outcome import Decision, OutcomeKind, decide_outcome
+from api.certification.outcome import Decision, OutcomeKind, ReviewKind, decide_outcome
 from api.certification.rules import assess, certify
 from api.certification.screening import other_person_match
 from api.certification.storage.schema import (
@@ -68,6 +68,7 @@ def record(
         threshold=svc.matcher.threshold,
         look_alike=look_alike is not None,
         needs_review=before.status == "needs_review",
+        presentation_doubt=judged.referred,
     )
     calibration = svc.matcher.calibration.source
     attempt = _attempt(
@@ -76,7 +77,7 @@ def record(
     result = AttemptResult(str(decision.outcome), attempt.id, list(attempt.reasons), judged.score)
     result.analysis_ms = judged.analysis_ms
     if decision.review is not None:
-        detail = look_alike or {"months_since_certification": before.months_since_certification}
+        detail = look_alike or _review_detail(decision, judged, before.months_since_certification)
         s.add(
             Review(
                 person_id=person.id,
@@ -106,6 +107,18 @@ def record(
         result.back_paid_months = cert.back_paid_months
         result.certification_id = cert.id
     return result
+
+
+def _review_detail(decision: Decision, judged: Judgement, months: int) -> dict[str, object]:
+    """What staff are shown besides the attempt: the doubting checks' evidence, or the months
+    since the last certification (the 24-month rule)."""
+    if decision.review is ReviewKind.POSSIBLE_PRESENTATION_ATTACK and judged.liveness is not None:
+        doubting = [c for c in judged.liveness.checks if c.refers_to_staff and not c.passed]
+        return {
+            "checks": {c.name: c.evidence for c in doubting},
+            "reasons": [r.code for r in judged.liveness.referrals],
+        }
+    return {"months_since_certification": months}
 
 
 def _screen(
@@ -144,6 +157,8 @@ def _attempt(
         reasons += [r.as_dict() for r in judged.liveness.reasons]
     if decision.face_mismatch:
         reasons.append(FACE_MISMATCH.as_dict())
+    if decision.review is ReviewKind.POSSIBLE_PRESENTATION_ATTACK and judged.liveness is not None:
+        reasons += [r.as_dict() for r in judged.liveness.referrals]  # what staff will check
     liveness = judged.liveness
     evidence = {
         "checks": [c.as_dict() for c in liveness.checks] if liveness else [],

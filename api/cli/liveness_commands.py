@@ -98,16 +98,23 @@ def _print_rates(rates: Metrics, blinks: dict[str, Metrics]) -> None:
     """BPCER, APCER per attack and blink recall/precision per label set, on the terminal."""
     bona = rates["bona_fide"]
     table = Table(title="liveness: ISO/IEC 30107-3")
-    for col in ("presentations", "type", "accepted", "rate"):
+    for col in ("presentations", "type", "accepted", "sent to staff", "rate"):
         table.add_column(col)
     table.add_row(
         str(bona["presentations"]),
         "bona fide",
         str(bona["presentations"] - bona["rejected"]),
+        str(bona.get("referred_to_staff", 0)),
         f"BPCER {100 * bona['bpcer']:.1f}%",
     )
     for kind, v in rates["apcer"].items():
-        table.add_row(str(v["presentations"]), kind, str(v["accepted"]), f"APCER {100 * v['apcer']:.1f}%")
+        table.add_row(
+            str(v["presentations"]),
+            kind,
+            str(v["accepted"]),
+            str(v.get("referred_to_staff", 0)),
+            f"APCER {100 * v['apcer']:.1f}% (unattended {100 * v.get('apcer_unattended', v['apcer']):.1f}%)",
+        )
     Console().print(table)
     for name, b in blinks.items():
         print(

@@ -96,6 +96,11 @@ def _bona_fide_section(bona: Metrics) -> list[str]:
     lines.append(
         f"\nIf the rendered-face model decided: BPCER {100 * bona['bpcer_if_rendered_face_decides']:.1f} %"
     )
+    referred = bona.get("referred_sources", [])
+    lines.append(
+        f"\nAccepted but sent to staff (a check that refers failed): {len(referred)}"
+        + (": " + ", ".join(f"`{s}`" for s in referred) if referred else "")
+    )
     return lines
 
 
@@ -104,13 +109,15 @@ def _attack_section(apcer: Metrics) -> list[str]:
         "",
         "## Attacks",
         "",
-        "| attack type | presentations | accepted | APCER | APCER if rendered_face decided | per generator |",
-        "|---|---|---|---|---|---|",
+        "| attack type | presentations | accepted | APCER | of them sent to staff | APCER unattended "
+        "| APCER if rendered_face decided | per generator |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for kind, v in apcer.items():
         gens = ", ".join(f"{g} {n}" for g, n in v.get("per_generator", {}).items())
         lines.append(
             f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % "
+            f"| {v.get('referred_to_staff', 0)} | {100 * v.get('apcer_unattended', v['apcer']):.1f} % "
             f"| {100 * v['apcer_if_rendered_face_decides']:.1f} % | {gens} |"
         )
     for kind, v in apcer.items():
