@@ -45,7 +45,7 @@ import numpy as np
 from api.certification import register_risk, template_rotation
 from api.certification.register_index import OVERFETCH, OVERFETCH_MIN
 from api.certification.register_index_pgvector import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
-from api.certification.register_index_usearch import CONNECTIVITY, DTYPE, EXPANSION_ADD, EXPANSION_SEARCH
+from api.certification.register_index_usearch import CONNECTIVITY, DTYPE, EXPANSION_ADD, expansion_for
 from benchmarks.face_sets import FACES, embed
 from matcher.bench import identity_photos
 from matcher.pipeline import FaceMatcher
@@ -192,7 +192,7 @@ def sweep_usearch(
         dtype=dtype,
         connectivity=connectivity,
         expansion_add=expansion_add,
-        expansion_search=EXPANSION_SEARCH,
+        expansion_search=expansion_for(len(reg)),
     )
     t = time.perf_counter()
     index.add(np.arange(len(reg), dtype=np.uint64), reg, threads=threads)
@@ -319,7 +319,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2, help="usearch build threads")
-    ap.add_argument("--ef", type=_ints, default=[EXPANSION_SEARCH], help="usearch expansion_search sweep")
+    ap.add_argument(
+        "--ef",
+        type=_ints,
+        default=None,
+        help="usearch expansion_search sweep (default: the shipped one for n)",
+    )
     ap.add_argument("--m", type=int, default=CONNECTIVITY, help="usearch connectivity")
     ap.add_argument("--ef-add", type=int, default=EXPANSION_ADD, help="usearch expansion_add")
     ap.add_argument("--dtype", default=DTYPE, help="usearch storage: f16, bf16, i8, f32")
@@ -340,11 +345,15 @@ def main() -> None:
     thresholds = [FLOOR, register_risk.register_threshold(a.n, floor=FLOOR).threshold]
     print(f"register threshold for {a.n:,} references: {thresholds[1]}")
     rows: list[Row] = []
-    shipped = {"usearch": EXPANSION_SEARCH, "pgvector": HNSW_EF_SEARCH}
+    shipped = {"usearch": expansion_for(a.n), "pgvector": HNSW_EF_SEARCH}
     header(thresholds)  # rows as they are measured, then the whole table with the builds
     sweeps: list[Iterator[Row]] = []
     if not a.no_usearch:
-        sweeps.append(sweep_usearch(truth, queries, a.ef, thresholds, a.threads, a.m, a.ef_add, a.dtype))
+        sweeps.append(
+            sweep_usearch(
+                truth, queries, a.ef or [shipped["usearch"]], thresholds, a.threads, a.m, a.ef_add, a.dtype
+            )
+        )
     if a.pgvector:
         sweeps.append(sweep_pgvector(truth, queries, a.pg_ef, thresholds, a.pg_m, a.pg_efc, a.pg_workers))
     for sweep in sweeps:

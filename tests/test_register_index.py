@@ -274,8 +274,44 @@ def test_a_restarted_service_loads_or_rebuilds_its_index(register) -> None:  # t
         assert register_index.index_for(again).search(s, q, 5, exclude_person=-1)[0] == before[0]
         if again.db.engine.dialect.name == "sqlite":  # a loaded index searches as widely as a built one
             loaded = register_index.index_for(again)._ready(DIM)  # type: ignore[attr-defined]
-            assert loaded.expansion_search == register_index_usearch.EXPANSION_SEARCH
+            assert loaded.expansion_search == register_index_usearch.expansion_for(len(loaded))
     again.db.engine.dispose()
+
+
+def test_the_search_widens_as_the_register_grows() -> None:
+    """ef_search: the shipped value up to 10^5 references, then as n^0.6 (BENCHMARKS.md: M 32
+    holds recall@10 >= 0.99 with ef 1024 at 10^5 and needs ~4096 at 10^6), capped."""
+    ef = register_index_usearch.expansion_for
+    assert ef(0) == ef(20_000) == ef(100_000) == register_index_usearch.EXPANSION_SEARCH == 1024
+    assert 1900 <= ef(300_000) <= 2100 and 4000 <= ef(1_000_000) <= 4200
+    assert ef(10**8) == register_index_usearch.EXPANSION_MAX
+    sizes = [10**5, 2 * 10**5, 5 * 10**5, 10**6, 10**7]
+    assert [ef(n) for n in sizes] == sorted(ef(n) for n in sizes)
+
+
+def test_a_usearch_index_built_with_another_m_is_reported_until_rebuilt(
+    register, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A persisted graph keeps the M it was built with (a rebuild of a large register takes
+    long): the service says so until `lifecert register-index rebuild`."""
+    svc, _, _ = register
+    if svc.db.engine.dialect.name != "sqlite":
+        pytest.skip("usearch only")
+    url = str(svc.db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setattr(register_index_usearch, "CONNECTIVITY", 16)
+    register_index.rebuild(svc)  # an index built before the change of M
+    monkeypatch.undo()
+    again = new_service(url, Path("."))
+    try:
+        index = register_index.index_for(again)
+        assert index._ready(DIM).connectivity == 16  # type: ignore[attr-defined]
+        shown = str(register_index.health(again)["note"])
+        assert "M 16" in shown and "register-index rebuild" in shown
+        assert register_index.rebuild(again)["note"] == register_index_usearch.NOTE
+        rebuilt = register_index.index_for(again)._ready(DIM)  # type: ignore[attr-defined]
+        assert rebuilt.connectivity == register_index_usearch.CONNECTIVITY == 32
+    finally:
+        again.db.engine.dispose()
 
 
 def test_a_pgvector_index_built_with_other_settings_is_reported_until_rebuilt(

@@ -45,18 +45,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lifecert.register_index")
 
-CONNECTIVITY = 16  # HNSW M
+# HNSW M and ef_search, from `python -m benchmarks.register_search --m 32 --ef ...` (BENCHMARKS.md,
+# "Register search at scale"). M 32 against M 16, recall@10 against exact search: at 10^5
+# (draws seed 13 / seed 21) ef 1024 gives 0.9985 / 0.999 for ~15 ms CPU per search, where
+# M 16 needed ef 2048 (~24 ms) for 0.992-0.997; at 10^6 (seed 21) M 32 gives 0.931 at ef 1024
+# and 0.993 at 4096 (~145 ms), M 16 only 0.979 at 8192. The ef that holds 0.99 grows with
+# the register: EXPANSION_SEARCH up to EXPANSION_FROM references, then as n^0.6 (1024 at
+# 10^5 -> ~2000 at 3 x 10^5 -> ~4100 at 10^6: fitted on those two points, checked at
+# 3 x 10^5), at most EXPANSION_MAX. ef_search is a search-time setting (no rebuild); M is the
+# graph's: an index built with another M keeps it until `lifecert register-index rebuild`,
+# and the service says so (`/healthz` register_index.note).
+CONNECTIVITY = 32
 EXPANSION_ADD = 128  # ef_construction
-# ef_search. `python -m benchmarks.register_search --n 100000 --ef 512,1024,1536,2048,3072
-# [--seed 7]` (BENCHMARKS.md, "Register search at scale", 2026-12-01): recall@10 against exact
-# search at 10^5, register draw seed 13 / seed 7: 0.71 / - at 128 (the old value), 0.98 / 0.975
-# at 1024, 0.992 / 0.986 at 1536, 0.996 / 0.992 at 2048, for ~24 ms CPU per search at 2048 on
-# the 2-core host; recall of the neighbours above the register threshold 1.0 from 256 up.
-# 2048 is the smallest swept value at 0.99 on both draws (1536 was chosen on seed 13 first and
-# missed on seed 7); seed 21 is the check neither choice saw. The ef that holds 0.99 grows with
-# the register (~n^0.7 between 2x10^4 and 10^5), so 2048 is short of it well before 10^6.
-# A search-time setting: a persisted index takes it on load, no rebuild.
-EXPANSION_SEARCH = 2048
+EXPANSION_SEARCH = 1024
+EXPANSION_FROM = 100_000
+EXPANSION_GROWTH = 0.6
+EXPANSION_MAX = 8192
+
+
+NOTE = "in-process HNSW (usearch), rotated templates"
+
+
+def expansion_for(references: int) -> int:
+    """The ef_search that keeps recall@10 near 0.99 on a register of this many references."""
+    if references <= EXPANSION_FROM:
+        return EXPANSION_SEARCH
+    return min(EXPANSION_MAX, round(EXPANSION_SEARCH * (references / EXPANSION_FROM) ** EXPANSION_GROWTH))
+
+
 # f16: i8 was measured too (same table): no faster per search (graph walking dominates) and
 # its own top 10 is worse (0.92 at 2048; re-scoring rescues it), for half the memory.
 DTYPE = "f16"
@@ -72,7 +88,7 @@ class UsearchIndex(RegisterIndex):
     kind = "usearch-hnsw"
 
     def __init__(self, svc: CertificationService, path: Path | None = None, threads: int = 0) -> None:
-        super().__init__(svc, "in-process HNSW (usearch), rotated templates")
+        super().__init__(svc, NOTE)
         self.path = path or Path(svc.settings.home) / f"register-index-{self.preset}.usearch"
         self.meta_path = self.path.with_suffix(".json")
         self.threads = threads
@@ -91,6 +107,8 @@ class UsearchIndex(RegisterIndex):
                 return []
             rotated = template_rotation.rotate(self.svc.settings.encryption_key, query)
             exact = len(index) < EXACT_BELOW
+            # usearch defines this setter apart from its getter, which mypy reads as read-only
+            index.expansion_search = expansion_for(len(index))  # type: ignore[misc]
             matches = index.search(rotated, min(count, len(index)), threads=1, exact=exact)
             return [int(k) for k in np.asarray(matches.keys).ravel()]
 
@@ -104,6 +122,7 @@ class UsearchIndex(RegisterIndex):
             for p in (self.path, self.meta_path):
                 p.unlink(missing_ok=True)
             self._build(self._dim or self._dim_of_first())
+            self.note = NOTE
             return len(self._index) if self._index is not None else 0
 
     def size(self, s: Session) -> int:
@@ -131,7 +150,7 @@ class UsearchIndex(RegisterIndex):
             dtype=DTYPE,
             connectivity=CONNECTIVITY,
             expansion_add=EXPANSION_ADD,
-            expansion_search=EXPANSION_SEARCH,
+            expansion_search=expansion_for(0),
         )
 
     def _build(self, dim: int) -> None:
@@ -241,4 +260,10 @@ class UsearchIndex(RegisterIndex):
             log.warning("register index %s unreadable (%s): rebuilding", self.path, exc)
             return False
         self._index, self.watermark, self._unsaved = index, int(meta["watermark"]), 0
+        if index.connectivity != CONNECTIVITY:  # loaded with the graph it was built with
+            self.note = (
+                f"built with M {index.connectivity}; `lifecert register-index rebuild` builds it with "
+                f"M {CONNECTIVITY} (better recall per search at a large register)"
+            )
+            log.warning("register index %s: %s", self.path, self.note)
         return True
