@@ -17,6 +17,7 @@ import argparse
 import csv
 import itertools
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,10 +30,19 @@ from liveness import attacks  # noqa: E402
 from liveness.bench import read_animated, read_bona_fide  # noqa: E402
 from liveness.jaw import jaw_coupling  # noqa: E402
 from liveness.tracking import Track, track_face  # noqa: E402
-from liveness.video import Clip, read_video  # noqa: E402
+from liveness.video import Clip, read_video, write_mp4  # noqa: E402
 from matcher import FaceMatcher  # noqa: E402
 
 GROUPS = ("bona_fide", "cutout_static", "cutout_hand_held", "animated")
+
+
+def as_sent(clip: Clip, crf: int | None) -> Clip:
+    """The clip as a phone would upload it at ``crf`` (None: as it is)."""
+    if crf is None:
+        return clip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_mp4(Path(tmp) / "clip.mp4", clip.frames, clip.fps, crf=crf)
+        return read_video(path, with_audio=False)
 
 
 def measure(clip: Clip, track: Track, spent: list[float]) -> tuple[float, int]:
@@ -51,6 +61,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--only", default="", help="only clips whose path contains this")
     parser.add_argument("--animated", type=Path, help="the animated clips' manifest.csv")
+    parser.add_argument("--crf", type=int, help="re-encode every clip as H.264 at this CRF first")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/chin_motion.csv")
     args = parser.parse_args()
     matcher = FaceMatcher()
@@ -59,7 +70,8 @@ def main() -> None:
     t0 = time.process_time()
     spent: list[float] = []
     for n, item in enumerate(items, 1):
-        clip = read_video(args.root / item.clip, with_audio=False)
+        original = read_video(args.root / item.clip, with_audio=False)
+        clip = as_sent(original, args.crf)
         track = track_face(matcher, clip)
         r, pairs = measure(clip, track, spent)
         rows.append({"group": "bona_fide", "clip": item.clip, "chin_motion": r, "pairs": pairs})
@@ -68,8 +80,9 @@ def main() -> None:
         still_shape = track_face(matcher, Clip([still], np.zeros(1))).frames[0].shape
         if still_shape is not None:
             for moving in (False, True):
-                attack = attacks.cutout_photo(
-                    still, still_shape, clip, [f.shape for f in track.frames], moving=moving
+                shapes = [f.shape for f in track_face(matcher, original).frames]
+                attack = as_sent(
+                    attacks.cutout_photo(still, still_shape, original, shapes, moving=moving), args.crf
                 )
                 r, pairs = measure(attack, track_face(matcher, attack), spent)
                 group = "cutout_hand_held" if moving else "cutout_static"
@@ -80,7 +93,7 @@ def main() -> None:
             flush=True,
         )
     for a in read_animated(args.animated) if args.animated else []:
-        clip = read_video(args.animated.parent / a.clip, with_audio=False)
+        clip = as_sent(read_video(args.animated.parent / a.clip, with_audio=False), args.crf)
         r, pairs = measure(clip, track_face(matcher, clip), spent)
         rows.append(
             {"group": "animated", "clip": f"{a.generator}:{a.clip}", "chin_motion": r, "pairs": pairs}
