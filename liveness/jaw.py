@@ -18,7 +18,7 @@ the mouth), so this reads the pixels:
    positive on a real face (the chin goes down as the mouth opens), about zero on paper.
 
 Only over the digits window: reading aloud is jaw work; smiles and lip shapes in free talk
-move the mouth without the jaw (BENCHMARKS.md, "does the chin move with the mouth?").
+move the mouth without the jaw (BENCHMARKS.md, "The jaw check").
 """
 
 from __future__ import annotations
