@@ -279,14 +279,18 @@ def test_a_restarted_service_loads_or_rebuilds_its_index(register) -> None:  # t
 
 
 def test_the_search_widens_as_the_register_grows() -> None:
-    """ef_search: the shipped value up to 10^5 references, then as n^0.6 (BENCHMARKS.md: M 32
-    holds recall@10 >= 0.99 with ef 1024 at 10^5 and needs ~4096 at 10^6), capped."""
+    """ef_search: the shipped value up to 10^5 references, then as a power of n, capped
+    (BENCHMARKS.md: usearch M 32 holds recall@10 >= 0.99 with ef 1024 at 10^5 and needs ~4096
+    at 10^6; pgvector m 32 needs ~1000, its limit, at 3 x 10^5)."""
     ef = register_index_usearch.expansion_for
     assert ef(0) == ef(20_000) == ef(100_000) == register_index_usearch.EXPANSION_SEARCH == 1024
     assert 1900 <= ef(300_000) <= 2100 and 4000 <= ef(1_000_000) <= 4200
     assert ef(10**8) == register_index_usearch.EXPANSION_MAX
     sizes = [10**5, 2 * 10**5, 5 * 10**5, 10**6, 10**7]
     assert [ef(n) for n in sizes] == sorted(ef(n) for n in sizes)
+    pg = register_index_pgvector.ef_search_for  # pgvector's graph needs a steeper widening, to its cap
+    assert pg(100_000) == register_index_pgvector.HNSW_EF_SEARCH == 400 and 900 <= pg(300_000) <= 1000
+    assert pg(10**6) == register_index_pgvector.HNSW_EF_SEARCH_MAX == 1000
 
 
 def test_a_usearch_index_built_with_another_m_is_reported_until_rebuilt(
@@ -338,7 +342,8 @@ def test_a_pgvector_index_built_with_other_settings_is_reported_until_rebuilt(
 
 def test_pgvector_searches_at_the_shipped_ef_search_in_its_own_transaction_only(register) -> None:  # type: ignore[no-untyped-def]
     """hnsw.ef_search is what buys recall (BENCHMARKS.md): set for the certification's
-    transaction (SET LOCAL), never left on the pooled connection for the next one."""
+    transaction (SET LOCAL), never left on the pooled connection for the next one, and wider
+    on a larger register."""
     svc, templates, _ = register
     if svc.db.engine.dialect.name != "postgresql":
         pytest.skip("pgvector only")
@@ -349,6 +354,15 @@ def test_pgvector_searches_at_the_shipped_ef_search_in_its_own_transaction_only(
         assert s.execute(show).scalar() == str(register_index_pgvector.HNSW_EF_SEARCH)
     with svc.db.transaction() as s:
         assert s.execute(show).scalar() == default
+    # On a province's register (its count as size() last read it) the search widens, up to the cap.
+    index = register_index.index_for(svc)
+    index._known, index._counted_at = 10**6, register_index_pgvector._now()  # type: ignore[attr-defined]
+    try:
+        with svc.db.transaction() as s:
+            index.search(s, templates[1], 10, exclude_person=-1)
+            assert s.execute(show).scalar() == str(register_index_pgvector.HNSW_EF_SEARCH_MAX)
+    finally:
+        index._known = None  # counted again at the next search
 
 
 def test_postgresql_without_pgvector_falls_back_to_exact_search(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -47,6 +47,17 @@ log = logging.getLogger("lifecert.register_index")
 OVERFETCH = 4
 OVERFETCH_MIN = 32
 NOT_OPENED = "not opened yet in this process: the first certification or enrolment opens it"
+# How an HNSW search widens with the register: its ef holds recall@10 near 0.99 up to
+# WIDENS_FROM references and then has to grow about as n^growth, a power each backend
+# measured for its own graph (BENCHMARKS.md, "Register search at scale", session 9).
+WIDENS_FROM = 100_000
+
+
+def widened(ef: int, references: int, growth: float, cap: int) -> int:
+    """The search width ``ef`` (right up to WIDENS_FROM references) for a register this size."""
+    if references <= WIDENS_FROM:
+        return ef
+    return min(cap, round(ef * (references / WIDENS_FROM) ** growth))
 
 
 @dataclass(frozen=True)

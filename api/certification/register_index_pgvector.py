@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.certification import template_rotation
-from api.certification.register_index import ExactIndex, RegisterIndex
+from api.certification.register_index import ExactIndex, RegisterIndex, widened
 from api.certification.storage.schema import FaceReference
 
 if TYPE_CHECKING:
@@ -43,11 +43,23 @@ TABLE = "register_vectors"
 # ef_search cap of 1000 (0.68 at 100, 0.977 at 1000); m 32, ef_construction 128 gives 0.990 at
 # ef_search 400 and 0.9985 at 700, for a build ~3.7x as long, and ~65-69 ms CPU per search at
 # 400 on the 2-core host. Chosen on the seed-13 register draw at 10^5, 0.990 again on the
-# held-out seed 21 (no margin); a larger register needs a larger ef_search (at most 1000). An index built
+# held-out seed 21 (no margin); a larger register needs a larger ef_search (ef_search_for). An index built
 # with other settings is reported until `lifecert register-index rebuild` (_ensure_hnsw).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 128
 HNSW_EF_SEARCH = 400
+# Above 10^5 references: at 3 x 10^5 (seed 21, session 9) ef_search 400 / 700 / 1000 gave
+# recall@10 0.947 / 0.982 / 0.9915, so the width grows as n^0.8 (~960 there) and meets
+# pgvector's own limit of 1000 just beyond: a register of 10^6 gets 1000, short of 0.99.
+HNSW_EF_SEARCH_GROWTH = 0.8
+HNSW_EF_SEARCH_MAX = 1000
+
+
+def ef_search_for(references: int) -> int:
+    """hnsw.ef_search for a register this size (register_index.widened)."""
+    return widened(HNSW_EF_SEARCH, references, HNSW_EF_SEARCH_GROWTH, HNSW_EF_SEARCH_MAX)
+
+
 BATCH = 1000
 # size() counts the table at most this often per process (a COUNT(*) over 10^6 rows is a
 # sequential scan, not something to pay per certification), so it can miss the enrolments of
@@ -186,7 +198,8 @@ class PgvectorIndex(RegisterIndex):
         try:
             with s.begin_nested():  # a failure must not abort the certification's transaction
                 self._ensure_hnsw(s, dim)
-                s.execute(text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, count)}"))
+                ef = ef_search_for(self.size(s))
+                s.execute(text(f"SET LOCAL hnsw.ef_search = {max(ef, count)}"))
                 rows = s.execute(
                     text(
                         f"SELECT reference_id FROM {TABLE} WHERE preset = '{self.preset}' "

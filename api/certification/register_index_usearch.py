@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from usearch.index import Index
 
 from api.certification import template_rotation
-from api.certification.register_index import RegisterIndex
+from api.certification.register_index import RegisterIndex, widened
 from api.certification.storage.schema import FaceReference
 
 if TYPE_CHECKING:
@@ -50,27 +50,22 @@ log = logging.getLogger("lifecert.register_index")
 # (draws seed 13 / seed 21) ef 1024 gives 0.9985 / 0.999 for ~15 ms CPU per search, where
 # M 16 needed ef 2048 (~24 ms) for 0.992-0.997; at 10^6 (seed 21) M 32 gives 0.931 at ef 1024
 # and 0.993 at 4096 (~145 ms), M 16 only 0.979 at 8192. The ef that holds 0.99 grows with
-# the register: EXPANSION_SEARCH up to EXPANSION_FROM references, then as n^0.6 (1024 at
-# 10^5 -> ~2000 at 3 x 10^5 -> ~4100 at 10^6: fitted on those two points, checked at
+# the register: EXPANSION_SEARCH up to 10^5 references, then as n^0.6 (register_index.widened:
+# 1024 at 10^5 -> ~2000 at 3 x 10^5 -> ~4100 at 10^6: fitted on those two points, checked at
 # 3 x 10^5), at most EXPANSION_MAX. ef_search is a search-time setting (no rebuild); M is the
 # graph's: an index built with another M keeps it until `lifecert register-index rebuild`,
 # and the service says so (`/healthz` register_index.note).
 CONNECTIVITY = 32
 EXPANSION_ADD = 128  # ef_construction
 EXPANSION_SEARCH = 1024
-EXPANSION_FROM = 100_000
 EXPANSION_GROWTH = 0.6
 EXPANSION_MAX = 8192
-
-
 NOTE = "in-process HNSW (usearch), rotated templates"
 
 
 def expansion_for(references: int) -> int:
     """The ef_search that keeps recall@10 near 0.99 on a register of this many references."""
-    if references <= EXPANSION_FROM:
-        return EXPANSION_SEARCH
-    return min(EXPANSION_MAX, round(EXPANSION_SEARCH * (references / EXPANSION_FROM) ** EXPANSION_GROWTH))
+    return widened(EXPANSION_SEARCH, references, EXPANSION_GROWTH, EXPANSION_MAX)
 
 
 # f16: i8 was measured too (same table): no faster per search (graph walking dominates) and
