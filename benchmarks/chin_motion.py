@@ -79,9 +79,9 @@ def main() -> None:
         still = other.frames[len(other.frames) // 2]
         still_shape = track_face(matcher, Clip([still], np.zeros(1))).frames[0].shape
         if still_shape is not None:
+            behind = track if args.crf is None else track_face(matcher, original)  # A's own landmarks
+            shapes = [f.shape for f in behind.frames]
             for moving in (False, True):
-                behind = track if args.crf is None else track_face(matcher, original)  # A's own landmarks
-                shapes = [f.shape for f in behind.frames]
                 attack = as_sent(
                     attacks.cutout_photo(still, still_shape, original, shapes, moving=moving), args.crf
                 )
