@@ -93,7 +93,9 @@ def _box_dy(
         cv2.resize(cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA)
         for f in (before, after)
     )
-    flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 11, 3, 5, 1.1, 0)  # type: ignore[call-overload]
+    # An output buffer rather than None: OpenCV's stubs disagree between releases on whether
+    # ``flow`` may be None, and with flags 0 its contents are not read as an initial guess.
+    flow = cv2.calcOpticalFlowFarneback(a, b, np.empty((*a.shape, 2), np.float32), 0.5, 3, 11, 3, 5, 1.1, 0)
     bx0, by0 = max(round((box[0] - x0) * scale), 0), max(round((box[1] - y0) * scale), 0)
     bx1, by1 = round((box[2] - x0) * scale), round((box[3] - y0) * scale)
     part = flow[by0:by1, bx0:bx1, 1]
