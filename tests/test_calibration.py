@@ -88,8 +88,15 @@ def test_the_matcher_uses_the_calibration_in_force(matcher: FaceMatcher, store: 
     assert FaceMatcher(store, "fast", calibration=cal).threshold == cal.threshold
 
 
+# The embeddings' float kernels (onnxruntime's and XNNPACK's) are chosen by the CPU: the
+# shipped thresholds, fitted on one VM, came out up to 9e-4 higher on an AVX2 EPYC without
+# AVX-512 (0.5429 against 0.5425 at FMR 1e-3), with every count the same. Digit for digit holds
+# on one CPU kind; across kinds the thresholds are held to this.
+CROSS_CPU_THRESHOLD_TOLERANCE = 2e-3
+
+
 @pytest.mark.needs_data
-def test_shipped_default_is_reproduced_exactly_by_its_training_script(matcher: FaceMatcher) -> None:
+def test_shipped_default_is_reproduced_by_its_training_script(matcher: FaceMatcher) -> None:
     from benchmarks.calibrate_default import default_calibration
 
     shipped = shipped_calibration(matcher.preset.key)
@@ -101,13 +108,9 @@ def test_shipped_default_is_reproduced_exactly_by_its_training_script(matcher: F
         shipped.genuine_pairs,
     )
     for a, b in zip(again.points, shipped.points, strict=True):
-        assert (a.target_fmr, a.threshold, a.measured, a.false_matches) == (
-            b.target_fmr,
-            b.threshold,
-            b.measured,
-            b.false_matches,
-        )
-        assert a.point_threshold == pytest.approx(b.point_threshold, abs=1e-6)
+        assert (a.target_fmr, a.measured, a.false_matches) == (b.target_fmr, b.measured, b.false_matches)
+        assert a.threshold == pytest.approx(b.threshold, abs=CROSS_CPU_THRESHOLD_TOLERANCE)
+        assert a.point_threshold == pytest.approx(b.point_threshold, abs=CROSS_CPU_THRESHOLD_TOLERANCE)
     assert again.models == shipped.models
 
 
