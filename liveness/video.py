@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from matcher import MatcherError
 from matcher.errors import Reason
@@ -95,6 +96,11 @@ def read_video(path: str | Path, *, with_audio: bool = True) -> Clip:
             if not container.streams.video:
                 raise VideoError(NO_FRAMES)
             stream = container.streams.video[0]
+            # One converter for the whole clip: FFmpeg's swscale then sets up its colour
+            # conversion once, where ``frame.to_ndarray(format=...)`` set it up again for every
+            # frame. The pixels are bit-identical; on the load bench's 512x512 clip the
+            # conversion went from ~1.7 to ~0.5 ms a frame (BENCHMARKS.md, session 10).
+            reformatter = VideoReformatter()
             decoded = 0
             for frame in container.decode(stream):
                 if frame.time is None:
@@ -106,7 +112,7 @@ def read_video(path: str | Path, *, with_audio: bool = True) -> Clip:
                     _check_size(frame.width, frame.height)
                 elif frame.time - times[-1] < 0.8 / MAX_ANALYSED_FPS:
                     continue  # above 30 fps: every other frame is enough
-                frames.append(_analysis_frame(frame))
+                frames.append(_analysis_frame(frame, reformatter))
                 times.append(float(frame.time))
         if with_audio and times:
             audio = _read_audio(p, until_s=times[-1] + AUDIO_BEYOND_VIDEO_S)
@@ -118,7 +124,7 @@ def read_video(path: str | Path, *, with_audio: bool = True) -> Clip:
     return _check(Clip(frames, t, audio, source=str(p)))
 
 
-def _analysis_frame(frame: av.VideoFrame) -> np.ndarray:
+def _analysis_frame(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
     """The frame as it is meant to be seen, at most ANALYSIS_MAX_SIDE long.
 
     Phones film portrait into landscape frames and tag the file with a display rotation
@@ -129,9 +135,9 @@ def _analysis_frame(frame: av.VideoFrame) -> np.ndarray:
     scale = ANALYSIS_MAX_SIDE / max(frame.width, frame.height)
     if scale < 1:
         width, height = 2 * round(frame.width * scale / 2), 2 * round(frame.height * scale / 2)
-        image = frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+        image = reformatter.reformat(frame, width=width, height=height, format="bgr24").to_ndarray()
     else:
-        image = frame.to_ndarray(format="bgr24")
+        image = reformatter.reformat(frame, format="bgr24").to_ndarray()
     return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
 
 
