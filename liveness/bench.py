@@ -152,7 +152,11 @@ def run_liveness_bench(
     def judge(kind: str, source: str, clip: Clip, ch: Challenge, **kw: object) -> LivenessResult:
         result = analyzer.analyse(clip, ch, **kw)  # type: ignore[arg-type]
         out.append(Presentation(kind, source, result.passed, _failed(result)))
-        out[-1].detail = {"rendered_face_passed": _rendered_ok(result), "referred": bool(result.referrals)}
+        out[-1].detail = {
+            "rendered_face_passed": _rendered_ok(result),
+            "referred": bool(result.referrals),
+            "digits_asked": bool(ch.digits),
+        }
         return result
 
     def judge_for_id(
@@ -174,6 +178,7 @@ def run_liveness_bench(
                     "id_photo": id_photo is not None,
                     "rendered_face_passed": _rendered_ok(result),
                     "referred": bool(result.referrals),
+                    "digits_asked": bool(ch.digits),
                 },
             )
         )
@@ -280,6 +285,16 @@ def run_liveness_bench(
     return out
 
 
+def _unattended_when_digits_asked(ps: list[Presentation]) -> Metrics:
+    asked = [p for p in ps if p.detail.get("digits_asked")]
+    return {
+        "digits_asked": len(asked),
+        "apcer_unattended_digits_asked": (
+            sum(p.accepted and not p.detail.get("referred") for p in asked) / len(asked) if asked else None
+        ),
+    }
+
+
 def error_rates(presentations: list[Presentation]) -> Metrics:
     """BPCER over bona fide presentations, APCER per attack type (ISO/IEC 30107-3)."""
     bona = [p for p in presentations if p.kind == "bona_fide"]
@@ -298,6 +313,10 @@ def error_rates(presentations: list[Presentation]) -> Metrics:
             # without a person looking; the APCER of what certifies unattended.
             "referred_to_staff": sum(p.accepted and bool(p.detail.get("referred")) for p in ps),
             "apcer_unattended": sum(p.accepted and not p.detail.get("referred") for p in ps) / len(ps),
+            # The same over the presentations whose challenge asked for digits, as every challenge
+            # the service issues does (a clip that reads nothing is judged on a blink only here,
+            # which is where the jaw check, a digits-window check, cannot run).
+            **_unattended_when_digits_asked(ps),
         }
         if any(":" in p.source for p in ps):  # animated clips: per generator
             gens = sorted({p.source.split(":")[0] for p in ps})

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from liveness import attacks
 from liveness.analyse import LivenessAnalyzer
+from liveness.bench import Presentation, error_rates
 from liveness.challenge import Challenge, ChallengeFactory, MemoryNonceLedger, Prompt
 from liveness.tracking import track_face
 from liveness.video import Clip, VideoError, read_video, write_mp4
@@ -302,3 +303,32 @@ def test_bench_liveness_writes_rates_and_blink_scores(tmp_path: Path) -> None:
     assert "one_clip" in (out / "report.md").read_text(encoding="utf-8")
     missing = runner.invoke(app, [*args[:6], "--blink-labels", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "do not exist" in missing.output
+
+
+def test_unattended_apcer_is_also_counted_over_the_challenges_that_asked_for_digits() -> None:
+    """The service always asks for digits; the bench judges clips that read nothing on a blink
+    only, where the jaw check (a digits-window check) cannot run. Both shares are reported."""
+
+    def cutout(source: str, accepted: bool, referred: bool, digits: bool) -> Presentation:
+        failed = [] if accepted else ["read_digits"]
+        return Presentation(
+            "cutout_photo_static", source, accepted, failed, {"referred": referred, "digits_asked": digits}
+        )
+
+    rates = error_rates(
+        [
+            cutout("talking", True, False, False),  # blink only: certified unattended
+            cutout("grid-a", True, True, True),  # read through the hole: sent to staff
+            cutout("grid-b", False, False, True),  # refused
+            Presentation("bona_fide", "x", True, [], {"digits_asked": True}),
+        ]
+    )["apcer"]["cutout_photo_static"]
+    assert rates["apcer"] == pytest.approx(2 / 3)
+    assert rates["apcer_unattended"] == pytest.approx(1 / 3)
+    assert (rates["digits_asked"], rates["apcer_unattended_digits_asked"]) == (2, 0.0)
+    assert (
+        error_rates([cutout("talking", True, False, False)])["apcer"]["cutout_photo_static"][
+            "apcer_unattended_digits_asked"
+        ]
+        is None
+    )

@@ -94,6 +94,10 @@ def _blink_rates(
     return rates
 
 
+def _where_digits_asked(rate: object) -> str:
+    return f"; {100 * rate:.1f}% where digits were asked" if isinstance(rate, float | int) else ""
+
+
 def _print_rates(rates: Metrics, blinks: dict[str, Metrics]) -> None:
     """BPCER, APCER per attack and blink recall/precision per label set, on the terminal."""
     bona = rates["bona_fide"]
@@ -113,7 +117,9 @@ def _print_rates(rates: Metrics, blinks: dict[str, Metrics]) -> None:
             kind,
             str(v["accepted"]),
             str(v.get("referred_to_staff", 0)),
-            f"APCER {100 * v['apcer']:.1f}% (unattended {100 * v.get('apcer_unattended', v['apcer']):.1f}%)",
+            f"APCER {100 * v['apcer']:.1f}% (unattended {100 * v.get('apcer_unattended', v['apcer']):.1f}%"
+            + _where_digits_asked(v.get("apcer_unattended_digits_asked"))
+            + ")",
         )
     Console().print(table)
     for name, b in blinks.items():

@@ -104,20 +104,26 @@ def _bona_fide_section(bona: Metrics) -> list[str]:
     return lines
 
 
+def _share(rate: object, n: object) -> str:
+    return f"{100 * rate:.1f} % of {n}" if isinstance(rate, float | int) else "—"
+
+
 def _attack_section(apcer: Metrics) -> list[str]:
     lines = [
         "",
         "## Attacks",
         "",
         "| attack type | presentations | accepted | APCER | of them sent to staff | APCER unattended "
+        "| unattended, where digits were asked (as the service always asks) "
         "| APCER if rendered_face decided | per generator |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for kind, v in apcer.items():
         gens = ", ".join(f"{g} {n}" for g, n in v.get("per_generator", {}).items())
         lines.append(
             f"| {kind} | {v['presentations']} | {v['accepted']} | {100 * v['apcer']:.1f} % "
             f"| {v.get('referred_to_staff', 0)} | {100 * v.get('apcer_unattended', v['apcer']):.1f} % "
+            f"| {_share(v.get('apcer_unattended_digits_asked'), v.get('digits_asked', 0))} "
             f"| {100 * v['apcer_if_rendered_face_decides']:.1f} % | {gens} |"
         )
     for kind, v in apcer.items():
