@@ -5,10 +5,12 @@ the bona fide list, the cut-outs built from them (person B = each clip's
 ``other_person_clip``, still and hand-held, as ``make bench-liveness`` builds them) and, with
 ``--animated``, the animated-photo clips; each over the whole clip, as the benchmark's
 whole-clip challenges window the digits. Prints the distribution per group, the CPU the
-measure costs per clip, and writes reports/chin_motion.csv. Nothing is fitted here.
+measure costs per clip, and writes reports/chin_motion.csv. Nothing is fitted here; the
+limit's rule (the middle of the GRID gap) is evaluated leaving one reader out at the end.
 
     nice python benchmarks/chin_motion.py --root ../shared/data \
         [--animated ../shared/data/attacks/animated/manifest.csv] [--limit N]
+    python benchmarks/chin_motion.py --from-csv reports/chin_motion.csv   # the summary again
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import math
 import sys
 import tempfile
 import time
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from liveness import attacks  # noqa: E402
-from liveness.bench import read_animated, read_bona_fide  # noqa: E402
+from liveness.bench import BonaFide, read_animated, read_bona_fide  # noqa: E402
 from liveness.jaw import jaw_coupling  # noqa: E402
 from liveness.tracking import Track, track_face  # noqa: E402
 from liveness.video import Clip, read_video, write_mp4  # noqa: E402
@@ -63,7 +66,13 @@ def main() -> None:
     parser.add_argument("--animated", type=Path, help="the animated clips' manifest.csv")
     parser.add_argument("--crf", type=int, help="re-encode every clip as H.264 at this CRF first")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/chin_motion.csv")
+    parser.add_argument("--from-csv", type=Path, help="skip measuring: summarise an earlier --out")
     args = parser.parse_args()
+    if args.from_csv:
+        with args.from_csv.open(newline="") as f:
+            earlier: list[dict[str, object]] = list(csv.DictReader(f))
+        summarise(earlier, read_bona_fide(args.manifest))
+        return
     matcher = FaceMatcher()
     items = [i for i in read_bona_fide(args.manifest) if args.only in i.clip][: args.limit or None]
     rows: list[dict[str, object]] = []
@@ -108,7 +117,12 @@ def main() -> None:
     print(
         f"\nCPU {time.process_time() - t0:.0f} s in all; jaw_coupling {np.mean(spent) * 1000:.1f} ms per clip"
     )
-    print("(mean over the clips; a GRID clip is 3 s)\n")
+    print("(mean over the clips; a GRID clip is 3 s)")
+    summarise(rows, items)
+
+
+def summarise(rows: list[dict[str, object]], items: list[BonaFide]) -> None:
+    print()
     print("| clips | group | n | not measured | min | 5th | median | 95th | max |")
     print("|---|---|---|---|---|---|---|---|---|")
     for kind, group in itertools.product(("grid", "talking", "animated"), GROUPS):
@@ -123,6 +137,42 @@ def main() -> None:
             f"| {kind} | {group} | {values.size} | {values.size - ok.size} | {ok.min():.2f} | {p5:.2f} "
             f"| {p50:.2f} | {p95:.2f} | {ok.max():.2f} |"
         )
+    leave_one_clip_out(rows, {i.clip: i.other_person_clip for i in items})
+
+
+def leave_one_clip_out(rows: list[dict[str, object]], partner: dict[str, str]) -> None:
+    """The limit's rule held out: for each GRID reader, the rule that set MIN_JAW_COUPLING (the
+    middle of the gap between the lowest reader and the highest cut-out) applied to the other
+    readers and their cut-outs only (without every clip paired with the held-out one, either
+    way: its cut-outs, those on its photo, its partner's), then this reader and its two
+    cut-outs judged by it. A score that cannot be measured passes,
+    as in the service."""
+
+    def score(r: dict[str, object]) -> float:
+        return float(r["chin_motion"])  # type: ignore[arg-type]
+
+    grid = [r for r in rows if _kind(str(r["clip"])) == "grid" and r["group"] != "animated"]
+    readers = sorted({str(r["clip"]) for r in grid})
+    refused = missed = cutouts = 0
+    limits = []
+    for held in readers:
+        related = {held, partner.get(held, "")} | {c for c, b in partner.items() if b == held}
+        train = [r for r in grid if str(r["clip"]) not in related and math.isfinite(score(r))]
+        low = min(score(r) for r in train if r["group"] == "bona_fide")
+        high = max(score(r) for r in train if r["group"] != "bona_fide")
+        limit = (low + high) / 2
+        limits.append(limit)
+        for r in (r for r in grid if r["clip"] == held):
+            passes = not math.isfinite(score(r)) or score(r) >= limit
+            if r["group"] == "bona_fide":
+                refused += not passes
+            else:
+                cutouts += 1
+                missed += passes
+    print(
+        f"\nLeave one GRID reader out ({len(readers)} folds, limits {min(limits):.3f}-{max(limits):.3f}): "
+        f"readers sent to staff {refused}/{len(readers)}, cut-outs not sent {missed}/{cutouts}"
+    )
 
 
 def _kind(clip: str) -> str:
