@@ -145,8 +145,7 @@ def leave_one_clip_out(rows: list[dict[str, object]], partner: dict[str, str]) -
     middle of the gap between the lowest reader and the highest cut-out) applied to the other
     readers and their cut-outs only (without every clip paired with the held-out one, either
     way: its cut-outs, those on its photo, its partner's), then this reader and its two
-    cut-outs judged by it. A score that cannot be measured passes,
-    as in the service."""
+    cut-outs judged by it. A score that cannot be measured passes, as in the service."""
 
     def score(r: dict[str, object]) -> float:
         return float(r["chin_motion"])  # type: ignore[arg-type]
