@@ -12,11 +12,21 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from models.onnx_layout import (
+    LayoutChoice,
+    LayoutChoices,
+    choice_key,
+    cpu_identity,
+    faster_layout,
+    layout_setting,
+    probe_input,
+)
 from models.store import ModelStore
 
 
@@ -45,16 +55,33 @@ class ModelRunner(Protocol):
 
 
 class OnnxRunner:
-    def __init__(self, path: Path, threads: int) -> None:
+    """One onnxruntime session. ``layout`` "plain" leaves out the NCHWc layout rewrite, which
+    is slower than no rewrite on some CPUs (models/onnx_layout.py); ``choice`` says how the
+    layout was decided. ``optimised_copy``: where to write the graph onnxruntime runs, to see
+    what its rewrites made of the file."""
+
+    def __init__(
+        self, path: Path, threads: int, layout: str = "nchwc", *, optimised_copy: Path | None = None
+    ) -> None:
         import onnxruntime as ort
 
+        if layout not in ("nchwc", "plain"):
+            raise ValueError(f"unknown onnxruntime layout {layout!r}")
+        self.choice = LayoutChoice(layout, "given", {})
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Spinning threads doubled latency on 2 shared cores; sleep instead.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        if optimised_copy is not None:
+            opts.optimized_model_filepath = str(optimised_copy)
+        self._session = ort.InferenceSession(
+            str(path),
+            opts,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=["NchwcTransformer"] if layout == "plain" else [],
+        )
         self._inputs = [i.name for i in self._session.get_inputs()]
         self.input_shapes = [tuple(i.shape) for i in self._session.get_inputs()]
 
@@ -105,7 +132,33 @@ def load_runner(store: ModelStore, key: str, threads: int | None = None) -> Mode
     path = store.verified_path(key)
     n = threads if threads is not None else default_threads()
     if path.suffix == ".onnx":
-        return OnnxRunner(path, n)
+        return _onnx_runner(store, key, path, n)
     if path.suffix == ".tflite":
         return TfliteRunner(path, n)
     raise ValueError(f"no runtime for {path.suffix} files")
+
+
+def _onnx_runner(store: ModelStore, key: str, path: Path, threads: int) -> OnnxRunner:
+    """The ONNX session in the layout that is faster on this CPU: as set, as remembered in
+    the model home, or measured now on the model's own input shape (and remembered)."""
+    import onnxruntime as ort
+
+    setting = layout_setting()
+    if setting != "auto":
+        runner = OnnxRunner(path, threads, setting)
+        runner.choice = LayoutChoice(setting, "set by LIFECERT_ONNX_LAYOUT", {})
+        return runner
+    choices = LayoutChoices(store.home)
+    ckey = choice_key(store.manifest.models[key].sha256, ort.__version__, threads, cpu_identity())
+    known = choices.get(ckey)
+    if known is not None:
+        runner = OnnxRunner(path, threads, known["layout"])
+        runner.choice = LayoutChoice(known["layout"], "remembered", dict(known.get("ms", {})))
+        return runner
+    candidates = {layout: OnnxRunner(path, threads, layout) for layout in ("nchwc", "plain")}
+    probe = [probe_input(list(shape)) for shape in candidates["nchwc"].input_shapes]
+    chosen, ms = faster_layout({name: partial(r, *probe) for name, r in candidates.items()})
+    choices.put(ckey, {"layout": chosen, "ms": ms, "model": key})
+    runner = candidates[chosen]
+    runner.choice = LayoutChoice(chosen, "measured", ms)
+    return runner
