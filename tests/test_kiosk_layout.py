@@ -23,6 +23,7 @@ from liveness.video import read_video
 from tests.conftest import ROOT
 from tests.test_kiosk_browser import (
     CLIP,
+    QUICK,
     SCREENS,
     DigitsOnly,
     enrol,
@@ -102,8 +103,8 @@ def test_every_screen_fits_and_passes_axe(setup, width: int, height: int, captur
     SCREENS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     page = context.new_page()
-    if capture == "upload":
-        page.add_init_script("window.lifecertConfig = {live: false};")
+    config = {**QUICK, "live": False} if capture == "upload" else QUICK
+    page.add_init_script(f"window.lifecertConfig = {json.dumps(config)};")
     size = f"{width}x{height}-{capture}"
     try:
         page.goto(f"{server.url}/kiosk/#key={server.keys['kiosk']}")

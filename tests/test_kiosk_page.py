@@ -27,6 +27,7 @@ from tests.conftest import random_id_number
 from tests.test_kiosk_browser import (
     CLIP,
     ESPEAK,
+    QUICK,
     SCREENS,
     DigitsOnly,
     Server,
@@ -96,9 +97,8 @@ def opened(env: Env, *, viewport=PHONE, role="kiosk", config=None, key=True, ini
     page = context.new_page()
     page.dialogs = []  # window.prompt / alert / confirm: none are used any more
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.add_init_script(
-        f"window.lifecertConfig = {json.dumps({'idleMs': 600_000, 'live': False, **(config or {})})};{init}"
-    )
+    settings = {**QUICK, "idleMs": 600_000, "live": False, **(config or {})}
+    page.add_init_script(f"window.lifecertConfig = {json.dumps(settings)};{init}")
     page.goto(f"{env.server.url}/kiosk/" + (f"#key={env.server.keys[role]}" if key else ""))
     if key:
         page.wait_for_selector("#step-identify:not([hidden])")

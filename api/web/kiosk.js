@@ -8,6 +8,7 @@ const CONFIG = Object.assign({
   previewMs: 900, heartbeatMs: 2000,      // live advice; "is the service still there" while recording
   uploadSlowMs: 12000, uploadTimeoutMs: 90000, slowHintMs: 8000,
   planMaxMs: 6000, lockoutBurst: 5,       // api/certification/lockouts.py PERSON_BURST
+  countMs: 800, countElderMs: 1100,       // each step of the 3-2-1 before recording
   // The live, guided capture (api/http/routers/live.py): the camera streams to the service,
   // which prompts and confirms. "auto": on hall kiosks and counters (the hall's own network
   // carries ~1 MB/s of frames), the recorded upload on phones, whose uplink nobody measured;
@@ -569,7 +570,7 @@ async function capture() {
     document.body.dataset.phase = "countdown";
     for (const n of [3, 2, 1]) {
       $("countdown").hidden = false; $("countdown").textContent = n; say(`count_${n}`, String(n));
-      await wait(run, state.elder ? 1100 : 800);
+      await wait(run, state.elder ? CONFIG.countElderMs : CONFIG.countMs);
     }
     $("countdown").hidden = true;
 
