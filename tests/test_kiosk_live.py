@@ -10,7 +10,6 @@ tracks, prompts, confirms, judges and records.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -104,8 +103,7 @@ def test_without_a_websocket_the_page_records_and_uploads_instead(server: kb.Ser
     service says anything, and the page goes on with the recorded upload at once."""
     idn = enrol(server, "回退老人", 12)
     with playwright_api.sync_playwright() as pw:
-        browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920})
-        page.add_init_script(f"window.lifecertConfig = {json.dumps({**kb.QUICK, 'live': True})};")
+        browser, page = kb.browser_page(pw, camera, {"width": 1080, "height": 1920}, live=True)
         page.route_web_socket("**/live", lambda ws: ws.close())
         uploads: list[str] = []
         page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/response") else None)
@@ -208,8 +206,7 @@ def test_cancel_during_the_live_capture_records_nothing_and_releases_the_session
     service.live = LiveSetup(planner=Later())
     try:
         with playwright_api.sync_playwright() as pw:
-            browser, page = kb.browser_page(pw, camera, {"width": 390, "height": 844})
-            page.add_init_script(f"window.lifecertConfig = {json.dumps({**kb.QUICK, 'live': True})};")
+            browser, page = kb.browser_page(pw, camera, {"width": 390, "height": 844}, live=True)
             page.goto(f"{server.url}/kiosk/#key={server.keys['kiosk']}")
             page.wait_for_selector("#step-identify:not([hidden])")
             page.fill("#id-number", idn)
