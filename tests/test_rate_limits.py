@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.certification import rate_limits
 from api.certification.settings import load_settings
-from api.certification.storage.db import Database
+from api.certification.storage.db import Database, migrate
+from api.certification.storage.schema import RateWindow
 from api.demo import ensure_client
 from api.http.app import create_app
 from matcher import FaceMatcher
-from tests import redis_server
+from tests import postgres, redis_server
 from tests.conftest import random_id_number
 from tests.ports import free_port
 
@@ -79,3 +81,40 @@ def test_the_service_counts_in_redis_and_answers_503_when_it_is_gone(
         assert gone.status_code == 503 and gone.json()["code"] == "service_busy"
         assert tc.get("/healthz").status_code == 200, "health needs no budget"
     app.state.db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database, SQLite or a real PostgreSQL (Debian's, tests/postgres.py)."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'budgets.db'}")
+        migrate(db.engine)
+        yield db
+        return
+    reason = postgres.available()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    with postgres.temporary_server() as url:
+        db = Database(url)
+        migrate(db.engine)
+        yield db
+        db.engine.dispose()
+
+
+def test_the_database_budget_gives_no_second_budget_at_a_minutes_edge(database: Database) -> None:
+    """A budget of 60 spent in a minute's last second: one second into the next minute a fixed
+    window would grant 60 more; the sliding-window counter grants none (60 x 59/60 of the
+    minute before still counts), and half a minute on, half the budget."""
+    now = [60 * 29_000_000 + 59.0]  # the last second of a minute
+    limiter = rate_limits.DatabaseRateLimiter(database, 60, "edge", clock=lambda: now[0])
+    assert [limiter.allow("k") for _ in range(61)].count(True) == 60
+    now[0] += 2.0  # one second into the next minute
+    assert not any(limiter.allow("k") for _ in range(60))
+    other = rate_limits.DatabaseRateLimiter(database, 60, "half", clock=lambda: now[0] - 2.0)
+    assert [other.allow("k") for _ in range(60)].count(True) == 60  # spent at :59 too
+    other.clock = lambda: now[0] + 29.0  # half a minute into the next
+    assert [other.allow("k") for _ in range(60)].count(True) == 30
+    # Only this minute and the one before are kept per key.
+    with database.transaction() as s:
+        windows = s.scalars(select(RateWindow.window).where(RateWindow.key == "half:k")).all()
+    assert sorted(windows) == [int(now[0] // 60) - 1, int(now[0] // 60)]
