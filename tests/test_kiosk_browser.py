@@ -85,8 +85,11 @@ def running_server(home: Path, matcher: FaceMatcher) -> Iterator[Server]:
     if ESPEAK is not None:  # the spoken prompts, as `make run` builds them (made once, copied)
         build_prompts(PROMPT_CACHE)
         shutil.copytree(PROMPT_CACHE, audio_dir(home), dirs_exist_ok=True)
-    # One blink within 4 s: the 3.1 s clip loops in the fake camera, so a blink always falls inside.
-    app.state.service.challenges = FixedWindowChallenges(window_s=4.0)
+    # One blink within 6.5 s: the 3.1 s clip loops in the fake camera, so two of its blinks
+    # always fall inside. With 4 s (one blink) CI once saw "no blink" on a genuine upload: a
+    # loaded machine's recorder (VP8 in real time drops frames it cannot keep up with) can
+    # lose the four frames of one blink; losing both is what a test failure should mean.
+    app.state.service.challenges = FixedWindowChallenges(window_s=6.5)
     roles = ("kiosk", "staff", "app", "admin")
     keys = {r: ensure_client(app.state.service, f"kiosk-test-{r}", r) for r in roles}
     port = 8600 + secrets.randbelow(300)
@@ -260,6 +263,17 @@ def counts(server: Server, idn_person_name: str) -> tuple[int, int]:
         )
 
 
+def last_attempt(server: Server) -> dict[str, object]:
+    """The newest attempt's reasons and failed checks with their evidence: what a failed run
+    leaves in the CI log, so that a genuine capture refused on a slow machine can be read."""
+    with server.app.state.service.db.transaction() as s:  # type: ignore[attr-defined]
+        a = s.scalars(select(Attempt).order_by(Attempt.id.desc())).first()
+        if a is None:
+            return {}
+        failed = [c for c in a.evidence.get("checks", []) if not c.get("passed")]
+        return {"outcome": a.outcome, "reasons": a.reasons, "failed_checks": failed}
+
+
 def test_self_certification_passes_and_shows_the_next_due_date(server: Server, live_camera: Path) -> None:
     frame = cv2.imencode(".jpg", read_video(CLIP, with_audio=False).frames[10])[1].tobytes()
     idn = enrol(server, "刘大爷", frame)
@@ -268,7 +282,7 @@ def test_self_certification_passes_and_shows_the_next_due_date(server: Server, l
         text = run_flow(page, server, idn, "刘大爷", "self-kiosk")
         spoken = page.evaluate("window.lifecertSpoken")
         browser.close()
-    assert "认证成功" in text, text
+    assert "认证成功" in text, (text, last_attempt(server))
     assert "下次认证截止日期" in text and str(date.today().year + 1) in text
     assert "待遇发放日期" in text
     if ESPEAK is not None:  # the install's spoken prompts, played in order; none during the reading
@@ -306,7 +320,7 @@ def test_proxy_mode_certifies_the_person(server: Server, live_camera: Path) -> N
         browser, page = browser_page(pw, live_camera, {"width": 1080, "height": 1920})
         text = run_flow(page, server, idn, "代办老人", "proxy-kiosk", proxy=True)
         browser.close()
-    assert "已提交，待工作人员审核" in text or "认证成功" in text
+    assert "已提交，待工作人员审核" in text or "认证成功" in text, (text, last_attempt(server))
     service = server.app.state.service  # type: ignore[attr-defined]
     with service.db.transaction() as s:
         sess = s.execute(
