@@ -14,7 +14,11 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
+
+from api.certification.storage.db import Database, migrate
 from tests.ports import free_port
 
 
@@ -75,3 +79,25 @@ def temporary_server() -> Iterator[str]:
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def migrated_database(kind: str, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database for a test parametrised over both engines: ``"sqlite"`` under
+    ``tmp_path``, or ``"postgresql"`` on a fresh server (the test is skipped, with the
+    reason, where none can start)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        database = Database(url)
+        migrate(database.engine)
+        yield database
+        database.engine.dispose()
+        return
+    reason = available()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    with temporary_server() as url:
+        database = Database(url)
+        migrate(database.engine)
+        yield database
+        database.engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.certification import audit
-from api.certification.storage.db import Database, migrate
+from api.certification.storage.db import Database
 from api.certification.storage.schema import AuditEntry
 from tests import postgres
 
@@ -19,20 +19,8 @@ WRITERS = 12  # within the connection pool (5 + 10 overflow), so all can be mid-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'a.db'}")
-        migrate(database.engine)
+    with postgres.migrated_database(request.param, tmp_path) as database:
         yield database
-        database.engine.dispose()
-        return
-    reason = postgres.available()
-    if reason:
-        pytest.skip(f"PostgreSQL tests skipped: {reason}")
-    with postgres.temporary_server() as url:
-        database = Database(url)
-        migrate(database.engine)
-        yield database
-        database.engine.dispose()
 
 
 def test_concurrent_appends_never_fork_the_chain(db: Database) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from api.certification import rate_limits
 from api.certification.settings import load_settings
-from api.certification.storage.db import Database, migrate
+from api.certification.storage.db import Database
 from api.certification.storage.schema import RateWindow
 from api.demo import ensure_client
 from api.http.app import create_app
@@ -85,20 +85,8 @@ def test_the_service_counts_in_redis_and_answers_503_when_it_is_gone(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A migrated database, SQLite or a real PostgreSQL (Debian's, tests/postgres.py)."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'budgets.db'}")
-        migrate(db.engine)
+    with postgres.migrated_database(request.param, tmp_path) as db:
         yield db
-        return
-    reason = postgres.available()
-    if reason:
-        pytest.skip(f"PostgreSQL tests skipped: {reason}")
-    with postgres.temporary_server() as url:
-        db = Database(url)
-        migrate(db.engine)
-        yield db
-        db.engine.dispose()
 
 
 def test_the_database_budget_gives_no_second_budget_at_a_minutes_edge(database: Database) -> None:
