@@ -170,7 +170,7 @@ class LivenessAnalyzer:
                 )
             )
         t0, c0 = time.perf_counter(), time.process_time()
-        direction = blink_direction(ear, times, blinks, idx, even_only=clip.server_timed)
+        direction = blink_direction(ear, times, blinks, idx)
         results.extend(
             self._presentation(track, clip, identity.best_frame if identity else None, len(blinks), direction)
         )

@@ -53,10 +53,6 @@ class Clip:
     times: np.ndarray
     audio: np.ndarray | None = None  # float32 mono at AUDIO_RATE
     source: str = ""
-    # Frames stamped by the service as they arrived (the live capture), under prompts it
-    # timed itself: a gap between frames is then the service's own back-pressure, and footage
-    # played backwards cannot meet its prompts any better than forwards.
-    server_timed: bool = False
 
     @property
     def fps(self) -> float:

@@ -353,7 +353,7 @@ class LiveCapture:
         measures = [replace(m, index=m.index - first, t=m.t - t0) for m in self.measures[first:]]
         times = np.array([m.t for m in measures], dtype=np.float64)
         audio = np.concatenate(self._audio)[round(t0 * AUDIO_RATE) :] if self._audio else None
-        clip = Clip(self.frames[first:], times, audio, source="live", server_timed=True)
+        clip = Clip(self.frames[first:], times, audio, source="live")
         return self._prompted(t0), clip, Track(measures, self._tracker_timings())
 
     def _prompted(self, t0: float) -> Challenge:
