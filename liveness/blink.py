@@ -216,10 +216,10 @@ class _Halves:
 # motion could all have happened in one interval), the reopening step spread over the
 # intervals it spans; footage is flagged only when even that reading is backwards. On evenly
 # sampled footage this is the per-frame reading the limits were chosen on. The durations have
-# no such bound and are summed over evenly sampled blinks only. Measured offline on the 42
-# bona fide clips with 10/20/30 % of frames dropped at random (1,260 windows, BENCHMARKS.md):
-# forward clips flagged 8 times (per frame: 28), reversed copies caught 456 times (per frame:
-# 795; setting every gapped blink aside: 10 and 166).
+# no such bound and are summed over evenly sampled blinks only. Dropping 10/20/30 % of the
+# frames of the 41 bona fide clips at random (benchmarks/blink_direction_drops.py, 1,230
+# windows each way): forward clips flagged 6 times (per frame: 36), reversed copies caught 468
+# times (per frame: 800); the price is reversed footage that also lost frames in its slow half.
 GAP_FACTOR = 1.5
 
 
