@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -86,17 +86,14 @@ def migrated_database(kind: str, tmp_path: Path) -> Iterator[Database]:
     """A migrated database for a test parametrised over both engines: ``"sqlite"`` under
     ``tmp_path``, or ``"postgresql"`` on a fresh server (the test is skipped, with the
     reason, where none can start)."""
+    server: AbstractContextManager[str]
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        database = Database(url)
-        migrate(database.engine)
-        yield database
-        database.engine.dispose()
-        return
-    reason = available()
-    if reason:
+        server = nullcontext(f"sqlite:///{tmp_path / 'test.db'}")
+    elif reason := available():
         pytest.skip(f"PostgreSQL tests skipped: {reason}")
-    with temporary_server() as url:
+    else:
+        server = temporary_server()
+    with server as url:
         database = Database(url)
         migrate(database.engine)
         yield database

@@ -42,20 +42,19 @@ def _duration_s(path: Path) -> float:
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, str]]]:
-    """Every prompt made once (88 espeak-ng runs, ~12 s on a slow machine), for both tests."""
-    if ESPEAK is None:
-        pytest.skip("espeak-ng not installed (`make test` installs it as root)")
+def prompts_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, str]]]:
+    """Every prompt made once (88 espeak-ng runs, ~12 s on a slow machine), for both tests
+    (both carry ``needs_espeak``, so this never runs without espeak-ng)."""
     out = tmp_path_factory.mktemp("prompts")
     return out, build_prompts(out)
 
 
 @needs_espeak
 def test_prompts_are_made_once_in_both_languages(
-    made: tuple[Path, dict[str, dict[str, str]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prompts_made: tuple[Path, dict[str, dict[str, str]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copytree(made[0], tmp_path, dirs_exist_ok=True)  # copy2: the times stay the maker's
-    index = made[1]
+    shutil.copytree(prompts_made[0], tmp_path, dirs_exist_ok=True)  # copy2: the times stay the maker's
+    index = prompts_made[1]
     assert set(index) == {"zh", "en"} and all(set(v) == set(PHRASES) for v in index.values())
     for lang in ("zh", "en"):
         for key in PHRASES:
@@ -64,14 +63,14 @@ def test_prompts_are_made_once_in_both_languages(
     assert json.loads((tmp_path / "index.json").read_text(encoding="utf-8")) == index
     assert not list(tmp_path.rglob("*.part"))
 
-    made = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.mp3")}
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.mp3")}
     build_prompts(tmp_path)
-    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.mp3")} == made  # nothing redone
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.mp3")} == stamps  # nothing redone
 
     changed = dict(PHRASES, blink=("请眨一下眼睛", "Blink once, please."))
     monkeypatch.setattr(kiosk_audio, "PHRASES", changed)
     build_prompts(tmp_path)
-    redone = [p.name for p in tmp_path.rglob("*.mp3") if p.stat().st_mtime_ns != made[p]]
+    redone = [p.name for p in tmp_path.rglob("*.mp3") if p.stat().st_mtime_ns != stamps[p]]
     assert sorted(redone) == ["blink.mp3", "blink.mp3"]
 
 
@@ -102,9 +101,9 @@ def test_without_prompts_the_page_is_told_there_are_none(client: TestClient) -> 
 
 @needs_espeak
 def test_service_serves_the_made_prompts_and_nothing_else(
-    client: TestClient, tmp_path: Path, made: tuple[Path, dict[str, dict[str, str]]]
+    client: TestClient, tmp_path: Path, prompts_made: tuple[Path, dict[str, dict[str, str]]]
 ) -> None:
-    shutil.copytree(made[0], audio_dir(tmp_path), dirs_exist_ok=True)
+    shutil.copytree(prompts_made[0], audio_dir(tmp_path), dirs_exist_ok=True)
     index = client.get("/kiosk/audio/index.json").json()
     assert index == {lang: sorted(PHRASES) for lang in ("zh", "en")}
     r = client.get("/kiosk/audio/zh/blink.mp3")

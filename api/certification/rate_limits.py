@@ -103,8 +103,8 @@ class DatabaseRateLimiter:
         self.clock = clock
 
     def allow(self, client: str) -> bool:
-        now = self.clock() / 60
-        window = int(now)
+        minute = self.clock() / 60  # in minutes, with the fraction of the current one
+        window = int(minute)
         key = f"{self.scope}:{client}"[:200]
         dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
         upsert = dialect.insert(RateWindow).values(key=key, window=window, count=1)
@@ -118,7 +118,7 @@ class DatabaseRateLimiter:
             previous = s.execute(
                 select(RateWindow.count).where(RateWindow.key == key, RateWindow.window == window - 1)
             ).scalar_one_or_none()
-        return count + (previous or 0) * (1 - (now - window)) <= self.per_minute
+        return count + (previous or 0) * (1 - (minute - window)) <= self.per_minute
 
 
 def limiters(store: str, db: Database, budgets: dict[str, int]) -> dict[str, RateLimiter]:
