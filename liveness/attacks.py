@@ -59,6 +59,16 @@ EYE_HOLE_GROWTH, MOUTH_HOLE_GROWTH = 1.8, 1.3
 ALIGN_POINTS = (33, 133, 362, 263, 1, 61, 291, 168)
 
 
+def hand_held(clip: Clip, seed: int = 7) -> Clip:
+    """The clip's own frames filmed hand-held (``_held``: pan, zoom, tilt, tremor, sensor
+    noise): a genuine face through a phone held in the hand, for the capture-condition
+    benchmarks (benchmarks/mouth_count.py)."""
+    rng = np.random.default_rng(seed)
+    n = len(clip.frames)
+    frames = [_held(f, i, n, rng, moving=True) for i, f in enumerate(clip.frames)]
+    return Clip(frames, clip.times.copy(), clip.audio, source=f"{clip.source} hand-held")
+
+
 def cutout_holes(shape: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
     """The hole mask (uint8 0/1) of a cut-out made from a photo with these landmarks: each eye
     and the mouth, their contour grown about its centre so that the lids and lips show."""

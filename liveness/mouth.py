@@ -22,7 +22,19 @@ RANGE_PERCENTILE = 95
 # Unsmoothed MAR: at 25 fps a three-frame filter merged neighbouring syllables.
 MIN_OPENING = 0.01  # a peak must open the lips this much (MAR) above rest
 PROMINENCE_FRACTION = 0.10  # ... and stand out by this share of the person's mouth range
-MIN_SYLLABLE_S = 0.08
+# Two mouth openings closer than this are one syllable. It was 0.08 s (two frames), the
+# closest English words of the grid_s1 alignments (word centres 0.08 s apart at the least,
+# 0.11 s at the 5th percentile, 0.22 s at the median). But a face filmed hand-held gives
+# FaceMesh's inner lips a jitter of one or two frames, which split one opening into two: the
+# same 31 GRID clips through the attack builder's hand-held camera (liveness/attacks.py)
+# counted +1.5 syllables too many on grid_s1 on average, and 7 of the 31 counts were off by
+# more than 2. The digits are read one by one (the prompt says 逐个), a few a second at most,
+# so 0.16 s (four frames at 25 fps) should merge no digit, and it merges most of that jitter.
+# Chosen on grid_s1 (recorded and hand-held): counts off by more than 2 went from 7 of 40 to
+# 3; on the 11 held-out clips of other speakers from 3 of 22 to 1 (recorded and hand-held).
+# Its price: fast English syllables merge, so recorded GRID counts fall by 0.3-0.55 on
+# average (benchmarks/mouth_count.py; BENCHMARKS.md, issue 10, session 14).
+MIN_SYLLABLE_S = 0.16
 MIN_RANGE = 0.04  # a speaking mouth spans at least this much MAR between rest and open
 COUNT_TOLERANCE = 2  # cycles may differ from the syllables by this much (MAE above is ~1)
 
