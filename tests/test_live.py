@@ -595,8 +595,9 @@ def test_a_live_capture_measures_the_jaw_as_the_digits_are_read_and_judges_the_s
     reader = read_video(DATA / "videos/grid/bbaf2n.mpg", with_audio=False)
     clock = FakeClock()
     challenge = FixedWindowChallenges(window_s=2.5, blinks=0, digits="481639", language="en").issue()
-    # The sentence's fast English syllables count 5 of 6 (two openings 0.16 s apart are one,
-    # liveness/mouth.py), so the reading is asked for again when its window ends: after the clip.
+    # The sentence's fast English syllables count 5 of 6 here (two openings closer than 0.16 s
+    # are one, liveness/mouth.py), and a reading one short is asked for again when its window
+    # ends: the second asking is put after the clip, so the one window read is the first.
     setup = LiveSetup(clock=clock, planner=OraclePlanner({"digits": [0.4, 60.0]}))
     capture = LiveCapture(challenge, FaceTracker(matcher), setup)
     for image, t in zip(reader.frames, reader.times, strict=True):
