@@ -12,7 +12,8 @@ opening cycles, with the shipped settings and with any given with ``--min-syllab
 error, mean absolute error, counts off by more than the check's tolerance, and how many pass
 the bench's stand-in (every GRID clip judged as reading the 6 digits of
 benchmarks/liveness_bona_fide.csv, so 4-8 cycles pass), and how many a live capture would
-confirm at once (as many cycles as the 6 digits: liveness/online.py asks again below that).
+confirm as soon as they are read (as many cycles as the 6 digits: liveness/online.py
+``digits_read``; fewer wait for the window to close).
 
     python benchmarks/mouth_count.py --root ../shared/data --min-syllable-s 0.08,0.16 [--detect-every 5]
 """

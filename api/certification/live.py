@@ -326,6 +326,11 @@ class LiveCapture:
             return [{"type": "ok", "action": step.action}, *self._next(now)]
         if now <= end:
             return []
+        if step.action == "digits" and online.digits_read_as_judged(
+            self.measures, self.challenge.digits, self.challenge.language, start, end
+        ):
+            step.done = True  # read, one or two syllables short: not asked again
+            return [{"type": "ok", "action": step.action}, *self._next(now)]
         if len(step.windows) < PROMPTS_PER_ACTION:
             self._schedule(now)
             return [{"type": "missed", "action": step.action}]
