@@ -21,7 +21,7 @@ from liveness.combiner import LinearModel
 from liveness.combiner import load as load_rendering_model
 from liveness.identity import same_person
 from liveness.jaw import jaw_coupling
-from liveness.mouth import COUNT_TOLERANCE, expected_syllables, mouth_cycles
+from liveness.mouth import COUNT_TOLERANCE, count_fits, expected_syllables, mouth_cycles
 from liveness.presentation import (
     PresentationEvidence,
     continuity,
@@ -318,7 +318,7 @@ class LivenessAnalyzer:
         inside = peaks[(peaks >= start) & (peaks <= end)]
         early = int(np.sum(peaks < start + SPEECH_REACTION_S)) if window and start > 0 else 0
         lo, hi = expected_syllables(ch.digits, ch.language)
-        count_ok = lo - COUNT_TOLERANCE <= inside.size <= hi + COUNT_TOLERANCE
+        count_ok = count_fits(int(inside.size), ch.digits, ch.language)
         # bool(): a numpy bool would reach the attempt's JSON evidence and fail its write.
         onset_ok = inside.size == 0 or bool(inside[0] >= start + (SPEECH_REACTION_S if start > 0 else 0.0))
         ok = count_ok and onset_ok and early <= MAX_EARLY_CYCLES

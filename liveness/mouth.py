@@ -47,6 +47,13 @@ def expected_syllables(digits: str, language: str) -> tuple[int, int]:
     return n, n
 
 
+def count_fits(cycles: int, digits: str, language: str) -> bool:
+    """Whether ``cycles`` mouth openings fit reading ``digits`` aloud: the syllables give or take
+    COUNT_TOLERANCE (``read_digits``'s count; the live capture asks by the same rule)."""
+    lo, hi = expected_syllables(digits, language)
+    return lo - COUNT_TOLERANCE <= cycles <= hi + COUNT_TOLERANCE
+
+
 @dataclass
 class MouthEvidence:
     rest: float

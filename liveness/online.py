@@ -17,7 +17,7 @@ import numpy as np
 
 from liveness.analyse import BLINK_REACTION_S, SPEECH_REACTION_S
 from liveness.blink import LOCAL_WINDOW_S, detect_blinks
-from liveness.mouth import COUNT_TOLERANCE, expected_syllables, mouth_cycles
+from liveness.mouth import count_fits, expected_syllables, mouth_cycles
 from liveness.tracking import FrameMeasure, Track
 from liveness.turn import BASELINE_S, judge_turn, nose_offset
 
@@ -88,12 +88,11 @@ def digits_read_as_judged(
     frames: list[FrameMeasure], digits: str, language: str, start_s: float, end_s: float
 ) -> bool:
     """When the digits window has closed without ``digits_read``: whether the cycles seen
-    would still meet ``read_digits``'s count (the syllables give or take COUNT_TOLERANCE).
+    would still meet ``read_digits``'s count (``count_fits``).
     ``digits_read`` waits for every syllable so that no slow reader is cut off; but a reading
     one or two short is one the judgement accepts, and asking for it again only costs the
     person another reading (the count runs one short on fast speech: liveness/mouth.py)."""
     inside = _cycles_read(frames, start_s, end_s)
     if inside is None:
         return False
-    fewest, most = expected_syllables(digits, language)
-    return fewest - COUNT_TOLERANCE <= inside.size <= most + COUNT_TOLERANCE
+    return count_fits(int(inside.size), digits, language)

@@ -54,19 +54,29 @@ def setup(tmp_path_factory: pytest.TempPathFactory, matcher) -> Iterator[tuple]:
             browser.close()
 
 
-def inside(page, selector: str, where: str) -> None:  # type: ignore[no-untyped-def]
-    vw, vh = page.evaluate("[innerWidth, innerHeight]")
-    for i, box in enumerate(page.locator(selector).evaluate_all(
-        "els => els.filter(e => e.offsetParent).map(e => { const r = e.getBoundingClientRect();"
-        " return {x: r.left, y: r.top, r: r.right, b: r.bottom}; })"
-    )):  # fmt: skip
-        assert box["x"] >= -0.5 and box["y"] >= -0.5, (where, selector, i, box, (vw, vh))
-        assert box["r"] <= vw + 0.5 and box["b"] <= vh + 0.5, (where, selector, i, box, (vw, vh))
+# The page's layout in one script call: the viewport, how wide the document is, the boxes of
+# the visible elements each selector finds, and the phase (so a moment's screen is read whole).
+MEASURE = """(selectors) => {
+  const boxes = {};
+  for (const sel of selectors) {
+    boxes[sel] = [...document.querySelectorAll(sel)].filter(e => e.offsetParent).map(e => {
+      const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, r: r.right, b: r.bottom}; });
+  }
+  return {phase: document.body.dataset.phase, digits_hidden: document.querySelector("#digits").hidden,
+          vw: innerWidth, vh: innerHeight, scroll: document.documentElement.scrollWidth, boxes};
+}"""
 
 
-def no_sideways_scroll(page, where: str) -> None:  # type: ignore[no-untyped-def]
-    wide = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-    assert wide[0] <= wide[1], (where, wide)
+def fits(seen: dict, where: str, *, shown: bool = False) -> None:  # type: ignore[type-arg]
+    """Every box ``MEASURE`` found lies inside the viewport and nothing scrolls sideways;
+    ``shown``: each selector must also find something visible."""
+    label = (where, (seen["vw"], seen["vh"]))
+    assert seen["scroll"] <= seen["vw"], (label, seen["scroll"])
+    for sel, boxes in seen["boxes"].items():
+        assert boxes or not shown, (label, sel, "not shown")
+        for i, box in enumerate(boxes):
+            assert box["x"] >= -0.5 and box["y"] >= -0.5, (label, sel, i, box)
+            assert box["r"] <= seen["vw"] + 0.5 and box["b"] <= seen["vh"] + 0.5, (label, sel, i, box)
 
 
 def axe(page, where: str) -> None:  # type: ignore[no-untyped-def]
@@ -82,9 +92,7 @@ def axe(page, where: str) -> None:  # type: ignore[no-untyped-def]
 
 def check(page, where: str, *selectors: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(SCREENS / f"layout-{where}.png"))
-    for sel in selectors:
-        inside(page, sel, where)
-    no_sideways_scroll(page, where)
+    fits(page.evaluate(MEASURE, list(selectors)), where)
     axe(page, where)
 
 
@@ -108,34 +116,16 @@ def at_every_size(page, sizes: list[Size], where: str, *selectors: str) -> None:
         check(page, f"{width}x{height}-{where}", *selectors)
 
 
-MEASURE = """([selectors, phase]) => {
-  const boxes = {};
-  for (const sel of selectors) {
-    boxes[sel] = [...document.querySelectorAll(sel)].filter(e => e.offsetParent).map(e => {
-      const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, r: r.right, b: r.bottom}; });
-  }
-  const lining = phase !== "lining-up" || document.querySelector("#digits").hidden;
-  const now = phase === "lining-up" ? "recording" : phase;
-  return {held: document.body.dataset.phase === now && lining, vw: innerWidth, vh: innerHeight,
-          scroll: document.documentElement.scrollWidth, boxes};
-}"""
-
-
 def while_it_lasts(page, phase: str, sizes: list[Size], where: str, *selectors: str) -> list[Size]:  # type: ignore[no-untyped-def]
     """Check ``selectors`` at each size while the page stays in ``phase`` ("plan", or
     "lining-up": recording with no digits shown yet); returns the sizes it ended before."""
     for n, (width, height) in enumerate(sizes):
         page.set_viewport_size({"width": width, "height": height})
-        seen = page.evaluate(MEASURE, [list(selectors), phase])
-        if not seen["held"]:
+        seen = page.evaluate(MEASURE, list(selectors))
+        lining_up = seen["phase"] == "recording" and seen["digits_hidden"]
+        if not (seen["phase"] == phase or (phase == "lining-up" and lining_up)):
             return sizes[n:]
-        label = (f"{width}x{height}-{where}", (seen["vw"], seen["vh"]))
-        assert seen["scroll"] <= seen["vw"], (label, seen["scroll"])
-        for sel, boxes in seen["boxes"].items():
-            assert boxes, (label, sel, "not shown")
-            for box in boxes:
-                assert box["x"] >= -0.5 and box["y"] >= -0.5, (label, sel, box)
-                assert box["r"] <= seen["vw"] + 0.5 and box["b"] <= seen["vh"] + 0.5, (label, sel, box)
+        fits(seen, f"{width}x{height}-{where}", shown=True)
     return []
 
 
